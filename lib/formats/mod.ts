@@ -1,0 +1,7 @@
+/**
+ * Weight file formats.
+ *
+ * @module
+ */
+export * from "./safetensors.ts";
+export * from "./half.ts";

@@ -1,0 +1,98 @@
+/**
+ * Hook points inside a graph: named values that a request can read (they become graph outputs)
+ * or patch (they are replaced by, or have added to them, a tensor fed as a graph input named
+ * `patch:<hook name>`). The model code calls `hook(name, value)` at every TransformerLens hook
+ * point and never changes for a new kind of request.
+ *
+ * @module
+ */
+import { type Graph, GraphBuildError } from "./builder.ts";
+import type { Value } from "./ir.ts";
+import { shapeStr } from "../tensor/tensor.ts";
+import { broadcastShapes } from "./builder.ts";
+
+/** How a patch changes a hook's value. */
+export type PatchMode = "replace" | "add";
+
+/** A patch request at compile time: the mode and the shape of the tensor that will be fed. */
+export interface PatchSpec {
+  mode: PatchMode;
+  shape: readonly number[];
+}
+
+/** The graph input name that carries the patch for a hook. */
+export function patchInputName(hook: string): string {
+  return `patch:${hook}`;
+}
+
+/** Records every hook point of a graph being built and applies the requested reads and patches. */
+export class HookPoints {
+  /** Every hook created, in execution order, with its (possibly patched) value. */
+  readonly values: Map<string, Value> = new Map();
+  readonly #g: Graph;
+  readonly #outputs: ReadonlySet<string>;
+  readonly #patches: ReadonlyMap<string, PatchSpec>;
+
+  constructor(
+    g: Graph,
+    outputs: Iterable<string> = [],
+    patches: ReadonlyMap<string, PatchSpec> = new Map(),
+  ) {
+    this.#g = g;
+    this.#outputs = new Set(outputs);
+    this.#patches = patches;
+  }
+
+  /** Declares a hook point: applies a patch if one is requested and outputs it if asked. */
+  hook(name: string, v: Value): Value {
+    if (this.values.has(name)) throw new GraphBuildError(`hook "${name}" declared twice`);
+    const patch = this.#patches.get(name);
+    if (patch) {
+      const out = broadcastShapes(patch.shape, v.shape);
+      if (!out || out.some((d, i) => d !== v.shape[i]) || out.length !== v.shape.length) {
+        throw new RangeError(
+          `patch for "${name}" has shape ${
+            shapeStr(patch.shape)
+          }, which does not broadcast to the hook's shape ${shapeStr(v.shape)}`,
+        );
+      }
+      const p = this.#g.input(patchInputName(name), v.dtype, patch.shape);
+      v = patch.mode === "add" ? this.#g.add(v, p) : this.#g.expand(p, v.shape);
+    }
+    this.values.set(name, v);
+    if (this.#outputs.has(name)) this.#g.output(name, v);
+    return v;
+  }
+}
+
+/**
+ * Up to `k` names from `candidates` closest to `name` (edit distance), for "did you mean"
+ * messages.
+ *
+ * @example
+ * ```ts
+ * import { nearestNames } from "./hooks.ts";
+ * nearestNames("blocks.0.hook_mlp_ot", ["blocks.0.hook_mlp_out", "blocks.0.hook_attn_out"]);
+ * // ["blocks.0.hook_mlp_out", "blocks.0.hook_attn_out"]
+ * ```
+ */
+export function nearestNames(name: string, candidates: Iterable<string>, k = 3): string[] {
+  const dist = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0];
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return row[b.length];
+  };
+  return [...candidates]
+    .map((c) => ({ c, d: dist(name, c) }))
+    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
+    .slice(0, k)
+    .map((x) => x.c);
+}

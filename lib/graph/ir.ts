@@ -1,0 +1,46 @@
+/**
+ * The intermediate representation of a computation graph: values with static shapes and nodes
+ * that name an ONNX operator. The builder (`builder.ts`) creates it, `onnx.ts` serialises it and
+ * `autodiff.ts` extends it with gradients.
+ *
+ * Shapes are always concrete: a graph is compiled for one set of input shapes (the session
+ * cache keys on them), which keeps shape inference, broadcasting in gradients and error
+ * messages exact.
+ *
+ * @module
+ */
+
+/** Element types of graph values (the ONNX names in lower case). */
+export type ElemType = "float32" | "float16" | "int32" | "int64" | "bool";
+
+/** A value flowing through the graph: the output of one node, a graph input or a constant. */
+export interface Value {
+  readonly id: number;
+  readonly dtype: ElemType;
+  readonly shape: readonly number[];
+}
+
+/** Attribute values a node may carry (static; tensors such as axes are emitted as constants). */
+export type AttrValue = number | string | readonly number[] | boolean;
+
+/** One operator application. `op` is the ONNX operator type in the default domain. */
+export interface Node {
+  readonly op: string;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+}
+
+/** Bytes per element of each element type. */
+export const bytesPerElement: Record<ElemType, number> = {
+  float32: 4,
+  float16: 2,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+};
+
+/** Whether an element type is a floating-point type. */
+export function isFloat(t: ElemType): boolean {
+  return t === "float32" || t === "float16";
+}

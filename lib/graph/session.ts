@@ -1,0 +1,171 @@
+/**
+ * Runs compiled graphs on onnxruntime-node. A `Runtime` picks the execution provider
+ * (`cpu` by default, `cuda` or `webgpu` on request) and turns provider failures into errors that
+ * say what is missing. Host tensors are handed to onnxruntime without copying, so one copy of
+ * the weights serves every compiled graph that takes them as inputs.
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { type DType, shapeStr, type Tensor } from "../tensor/tensor.ts";
+import type { Graph } from "./builder.ts";
+import type { ElemType } from "./ir.ts";
+import { toOnnx } from "./onnx.ts";
+
+/** Execution providers a runtime can use. */
+export type Provider = "cpu" | "cuda" | "webgpu";
+
+/** The providers this library knows, for validation and messages. */
+export const PROVIDERS: readonly Provider[] = ["cpu", "cuda", "webgpu"];
+
+/** Raised when an execution provider cannot be used on this machine. */
+export class ProviderUnavailableError extends Error {
+  override name = "ProviderUnavailableError";
+}
+
+/** Options for a runtime. */
+export interface RuntimeOptions {
+  /** Execution provider (default `cpu`). */
+  provider?: Provider;
+  /** Threads per operator on CPU (default: onnxruntime's choice, the physical cores). */
+  threads?: number;
+}
+
+function hint(provider: Provider, detail: string): string {
+  if (provider === "cuda") {
+    return `the CUDA execution provider is not available: ${detail}. onnxruntime-node ${ort.env.versions.common} ` +
+      `does not bundle it on this platform; it needs libonnxruntime_providers_cuda.so and ` +
+      `libonnxruntime_providers_shared.so of the same ONNX Runtime version beside libonnxruntime.so.1, ` +
+      `an NVIDIA GPU with its driver, and CUDA 12/13 with cuDNN. Use provider "cpu" otherwise.`;
+  }
+  if (provider === "webgpu") {
+    return `the WebGPU execution provider found no usable adapter: ${detail}. It needs a GPU with ` +
+      `a Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1). ` +
+      `Use provider "cpu" otherwise.`;
+  }
+  return `the CPU execution provider failed: ${detail}`;
+}
+
+const toOrtType: Record<DType, ort.Tensor.Type> = {
+  float32: "float32",
+  float64: "float64",
+  int32: "int32",
+  int64: "int64",
+  bool: "bool",
+};
+
+/** Wraps a host tensor for onnxruntime (no copy). */
+export function toOrt(t: Tensor): ort.Tensor {
+  // deno-lint-ignore no-explicit-any
+  return new ort.Tensor(toOrtType[t.dtype], t.data as any, [...t.shape]);
+}
+
+/** Converts an onnxruntime tensor to a host tensor (shares the buffer onnxruntime returned). */
+export function fromOrt(t: ort.Tensor): Tensor {
+  const dtype = t.type as DType;
+  if (!(dtype in toOrtType)) throw new TypeError(`unsupported output type ${t.type}`);
+  return { dtype, shape: [...t.dims], data: t.data as Tensor["data"] };
+}
+
+/** A graph compiled into an onnxruntime session, with its declared inputs and outputs. */
+export class CompiledGraph {
+  readonly inputs: ReadonlyMap<string, { dtype: ElemType; shape: readonly number[] }>;
+  readonly outputNames: readonly string[];
+  readonly #session: ort.InferenceSession;
+  readonly #ortCache = new WeakMap<Tensor, ort.Tensor>();
+
+  constructor(session: ort.InferenceSession, graph: Graph) {
+    this.#session = session;
+    this.inputs = new Map(graph.inputs.map(({ name, value }) => [name, value]));
+    this.outputNames = graph.outputs.map((o) => o.name);
+  }
+
+  /**
+   * Runs the graph. `feeds` maps every graph input name to a host tensor of exactly the
+   * declared dtype and shape; the result maps output names to host tensors.
+   */
+  async run(
+    feeds: Readonly<Record<string, Tensor>>,
+    outputs?: readonly string[],
+  ): Promise<Record<string, Tensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, spec] of this.inputs) {
+      const t = feeds[name];
+      if (!t) throw new RangeError(`missing graph input "${name}" ${shapeStr(spec.shape)}`);
+      if (
+        t.dtype !== spec.dtype || t.shape.length !== spec.shape.length ||
+        t.shape.some((d, i) => d !== spec.shape[i])
+      ) {
+        throw new RangeError(
+          `graph input "${name}" is ${t.dtype} ${shapeStr(t.shape)}, expected ${spec.dtype} ${
+            shapeStr(spec.shape)
+          }`,
+        );
+      }
+      let o = this.#ortCache.get(t);
+      if (!o) {
+        o = toOrt(t);
+        this.#ortCache.set(t, o);
+      }
+      ortFeeds[name] = o;
+    }
+    const res = outputs
+      ? await this.#session.run(ortFeeds, [...outputs])
+      : await this.#session.run(ortFeeds);
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
+    return out;
+  }
+
+  /** Frees the native session. */
+  async release(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+/**
+ * An onnxruntime environment bound to one execution provider.
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "./builder.ts";
+ * import { Runtime } from "./session.ts";
+ * const g = new Graph();
+ * g.output("y", g.relu(g.input("x", "float32", [2])));
+ * const compiled = await new Runtime().compile(g);
+ * const { y } = await compiled.run({ x: { dtype: "float32", shape: [2], data: new Float32Array([-1, 2]) } });
+ * ```
+ */
+export class Runtime {
+  readonly provider: Provider;
+  readonly threads?: number;
+
+  constructor({ provider = "cpu", threads }: RuntimeOptions = {}) {
+    if (!PROVIDERS.includes(provider)) {
+      throw new ProviderUnavailableError(
+        `unknown provider "${provider}": expected one of ${PROVIDERS.join(", ")}`,
+      );
+    }
+    this.provider = provider;
+    this.threads = threads;
+  }
+
+  /** Compiles a graph to an onnxruntime session. */
+  async compile(graph: Graph): Promise<CompiledGraph> {
+    const bytes = toOnnx(graph);
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [this.provider],
+      graphOptimizationLevel: "all",
+      ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, options);
+    } catch (e) {
+      const detail = String((e as Error).message ?? e).split("\n")[0];
+      if (this.provider !== "cpu") throw new ProviderUnavailableError(hint(this.provider, detail));
+      throw e;
+    }
+    return new CompiledGraph(session, graph);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The TransformerLens hook names of a GPT-2 model, in execution order, with their shapes.
+ *
+ * @module
+ */
+import { nearestNames } from "../graph/hooks.ts";
+import type { GPT2Config } from "./config.ts";
+
+/** Hook names inside each block, relative to `blocks.{l}.`, in execution order. */
+export const BLOCK_HOOKS = [
+  "hook_resid_pre",
+  "ln1.hook_scale",
+  "ln1.hook_normalized",
+  "attn.hook_q",
+  "attn.hook_k",
+  "attn.hook_v",
+  "attn.hook_attn_scores",
+  "attn.hook_pattern",
+  "attn.hook_z",
+  "hook_attn_out",
+  "hook_resid_mid",
+  "ln2.hook_scale",
+  "ln2.hook_normalized",
+  "mlp.hook_pre",
+  "mlp.hook_post",
+  "hook_mlp_out",
+  "hook_resid_post",
+] as const;
+
+/** Raised for a hook name the model does not have; lists the nearest valid names. */
+export class UnknownHookError extends RangeError {
+  override name = "UnknownHookError";
+}
+
+/**
+ * Every hook name of a GPT-2 model, in execution order.
+ *
+ * @example
+ * ```ts
+ * import { hookNames } from "./hook_names.ts";
+ * import { gpt2Config } from "./config.ts";
+ * hookNames(gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2 })).length; // 2 + 17 + 2 = 21
+ * ```
+ */
+export function hookNames(cfg: Pick<GPT2Config, "n_layers">): string[] {
+  const names = ["hook_embed", "hook_pos_embed"];
+  for (let l = 0; l < cfg.n_layers; l++) {
+    for (const h of BLOCK_HOOKS) names.push(`blocks.${l}.${h}`);
+  }
+  names.push("ln_final.hook_scale", "ln_final.hook_normalized");
+  return names;
+}
+
+/** The layer of a `blocks.{l}.` hook name, or undefined for hooks outside the blocks. */
+export function hookLayer(name: string): number | undefined {
+  const m = /^blocks\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The TransformerLens shape of a hook's value for a batch of `batch` sequences of `pos` tokens.
+ *
+ * @example
+ * ```ts
+ * import { hookShape } from "./hook_names.ts";
+ * import { GPT2_SMALL } from "./config.ts";
+ * hookShape(GPT2_SMALL, "blocks.3.attn.hook_pattern", 1, 10); // [1, 12, 10, 10]
+ * ```
+ */
+export function hookShape(cfg: GPT2Config, name: string, batch: number, pos: number): number[] {
+  const local = name.replace(/^blocks\.\d+\./, "");
+  const d = cfg.d_model;
+  switch (local) {
+    case "ln1.hook_scale":
+    case "ln2.hook_scale":
+    case "ln_final.hook_scale":
+      return [batch, pos, 1];
+    case "attn.hook_q":
+    case "attn.hook_k":
+    case "attn.hook_v":
+    case "attn.hook_z":
+      return [batch, pos, cfg.n_heads, cfg.d_head];
+    case "attn.hook_attn_scores":
+    case "attn.hook_pattern":
+      return [batch, cfg.n_heads, pos, pos];
+    case "mlp.hook_pre":
+    case "mlp.hook_post":
+      return [batch, pos, cfg.d_mlp];
+    default:
+      return [batch, pos, d];
+  }
+}
+
+/** Throws an UnknownHookError unless `name` is in `valid`, suggesting the nearest names. */
+export function checkHookName(name: string, valid: ReadonlySet<string>): void {
+  if (valid.has(name)) return;
+  const near = nearestNames(name, valid, 3).map((n) => `"${n}"`).join(", ");
+  throw new UnknownHookError(`unknown hook "${name}"; nearest valid names: ${near}`);
+}

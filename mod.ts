@@ -1,0 +1,19 @@
+/**
+ * transcoder-circuits: reverse-engineer language-model circuits with transcoders, in Deno.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "@transcoder-circuits/core";
+ * const model = await loadModel("weights/tiny");
+ * const { logits, cache } = await model.runWithCache(model.toTokens("Hello world"), {
+ *   names: ["blocks.0.hook_mlp_out"],
+ * });
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/tensor/mod.ts";
+export * from "./lib/formats/mod.ts";
+export * from "./lib/graph/mod.ts";
+export * from "./lib/tokenizer/mod.ts";
+export * from "./lib/model/mod.ts";

@@ -1,0 +1,168 @@
+/**
+ * `deno task bench`: throughput of this project's graphs against PyTorch CPU on the same shapes,
+ * in the same run. Benchmarks are separate from the tests. See docs/perf.md for recorded results.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import {
+  GPT2_SMALL,
+  Graph,
+  modelFromStateDict,
+  randn,
+  randomStateDict,
+  Rng,
+  Runtime,
+} from "../mod.ts";
+import { describeBlas, fmt, medianSeconds, printTable, runTorchReference } from "./bench_util.ts";
+
+const HELP = `Usage: deno task bench [options]
+
+Options:
+  --repeats <n>    timed runs per measurement, after one warm-up (default 5)
+  --batch <n>      sequences per batch (default 8)
+  --pos <n>        tokens per sequence (default 128)
+  --threads <n>    CPU threads for onnxruntime and PyTorch (default: all cores)
+  --no-torch       skip the PyTorch reference
+  --help           show this help
+`;
+const { values } = parseArgs({
+  options: {
+    repeats: { type: "string", default: "5" },
+    batch: { type: "string", default: "8" },
+    pos: { type: "string", default: "128" },
+    threads: { type: "string", default: String(navigator.hardwareConcurrency) },
+    "no-torch": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+const repeats = Number(values.repeats),
+  b = Number(values.batch),
+  p = Number(values.pos),
+  threads = Number(values.threads);
+const ref = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+console.log(`# transcoder-circuits benchmark (${new Date().toISOString().slice(0, 10)})`);
+console.log(
+  `CPU: ${navigator.hardwareConcurrency} cores; onnxruntime-node CPU provider, ${threads} threads; median of ${repeats} runs\n`,
+);
+
+// ---- the practical ceiling: a large matmul ------------------------------------------------
+const N = 2048;
+const mm = new Graph();
+mm.output("c", mm.matmul(mm.input("a", "float32", [N, N]), mm.input("b", "float32", [N, N])));
+const runtime = new Runtime({ threads });
+const mmCompiled = await runtime.compile(mm);
+const rng = new Rng(0);
+const mmFeeds = { a: randn([N, N], rng), b: randn([N, N], rng) };
+const mmSeconds = await medianSeconds(() => mmCompiled.run(mmFeeds), repeats);
+const ceiling = 2 * N ** 3 / mmSeconds / 1e9;
+
+// ---- GPT-2 small forward ---------------------------------------------------------------
+const cfg = GPT2_SMALL;
+const rssStart = Deno.memoryUsage().rss;
+const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
+let weightBytes = 0;
+for (const t of model.weights.values()) weightBytes += t.data.byteLength;
+const rows = Array.from(
+  { length: b },
+  (_, i) => Array.from({ length: p }, (_, j) => (i * 7919 + j * 104729) % cfg.d_vocab),
+);
+const tcHooks = Array.from(
+  { length: cfg.n_layers },
+  (_, l) => [`blocks.${l}.ln2.hook_normalized`, `blocks.${l}.hook_mlp_out`],
+).flat();
+const work: [string, () => Promise<unknown>, number][] = [];
+// FLOPs per token: blocks (QKV, O, MLP), attention (scores and mix over p keys), unembedding.
+const d = cfg.d_model;
+const blockFlops = cfg.n_layers * (2 * (4 * d * d + 2 * d * cfg.d_mlp) + 4 * p * d);
+work.push([
+  "(a) forward to the mean loss",
+  () => model.loss(rows),
+  blockFlops + 2 * d * cfg.d_vocab,
+]);
+work.push([
+  "(b) forward to the final residual",
+  () =>
+    model.runWithCache(rows, {
+      names: [`blocks.${cfg.n_layers - 1}.hook_resid_post`],
+      returnLogits: false,
+    }),
+  blockFlops,
+]);
+work.push([
+  "(c) runWithCache, 2 transcoder hooks x 12 layers",
+  () => model.runWithCache(rows, { names: tcHooks, returnLogits: false }),
+  blockFlops,
+]);
+const ours: number[] = [];
+for (const [, fn] of work) ours.push(await medianSeconds(fn, repeats));
+const rssAfter = Deno.memoryUsage().rss;
+// Memory per extra compiled graph: 6 more requests on a short prompt.
+const short = rows[0].slice(0, 8);
+for (let l = 0; l < 6; l++) {
+  await model.runWithCache(short, { names: [`blocks.${l}.hook_mlp_out`], returnLogits: false });
+}
+const rssPerGraph = (Deno.memoryUsage().rss - rssAfter) / 6;
+
+let torch: Record<string, unknown> | string = "skipped (--no-torch)";
+if (!values["no-torch"]) {
+  torch = await runTorchReference(ref("./reference/bench_torch.py"), {
+    threads,
+    repeats,
+    batch: b,
+    pos: p,
+    matmul: N,
+    model: {
+      n_layers: cfg.n_layers,
+      d_model: d,
+      n_heads: cfg.n_heads,
+      d_mlp: cfg.d_mlp,
+      d_vocab: cfg.d_vocab,
+      n_ctx: cfg.n_ctx,
+    },
+  });
+}
+const torchSeconds = typeof torch === "string"
+  ? [NaN, NaN, NaN]
+  : [torch.loss_s, torch.resid_s, torch.hooks_s] as number[];
+
+console.log(
+  `## GPT-2 small shape (12 layers, d_model 768, random weights), batch ${b} x ${p} tokens\n`,
+);
+const tokens = b * p;
+printTable(
+  ["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s"],
+  work.map(([name, , flops], i) => [
+    name,
+    fmt(tokens / ours[i]),
+    fmt(tokens / torchSeconds[i]),
+    `${fmt(torchSeconds[i] / ours[i], 2)}x`,
+    fmt(flops * tokens / ours[i] / 1e9),
+  ]),
+);
+console.log();
+printTable(["ceiling: one large matmul", "ours GFLOP/s", "PyTorch GFLOP/s"], [[
+  `[${N}, ${N}] x [${N}, ${N}]`,
+  fmt(ceiling),
+  fmt(typeof torch === "string" ? NaN : torch.matmul_gflops as number),
+]]);
+console.log();
+if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
+else {console.log(
+    `PyTorch ${torch.torch}, ${torch.threads} threads, BLAS: ${
+      describeBlas(torch.blas as string[])
+    }`,
+  );}
+console.log(
+  `Memory: ${fmt(weightBytes / 1e6)} MB of weights; RSS ${fmt(rssStart / 1e6)} MB before loading, ${
+    fmt(rssAfter / 1e6)
+  } MB after ` +
+    `compiling and running 3 graphs; each further compiled graph adds ${fmt(rssPerGraph / 1e6, 2)} MB ` +
+    `(${model.compiledGraphCount} graphs share one copy of the weights).`,
+);

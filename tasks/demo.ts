@@ -1,0 +1,95 @@
+/**
+ * `deno task demo`: runs a model on a prompt, prints the most likely next tokens and a table of
+ * every hook's name and shape. Uses the embedded model in weights/tiny when present, otherwise a
+ * deterministic random-weight GPT-2-shaped model.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  gpt2Config,
+  type HookedModel,
+  loadModel,
+  modelFromStateDict,
+  type Provider,
+  PROVIDERS,
+  randomStateDict,
+  topk,
+} from "../mod.ts";
+
+const HELP = `Usage: deno task demo [options]
+
+Options:
+  --model <dir|random>   a Hugging Face GPT-2 folder (default: weights/tiny if present, else random)
+  --prompt <text>        the prompt (default: "The United States of America")
+  --top <k>              how many next tokens to print (default: 10)
+  --provider <name>      cpu (default), cuda or webgpu
+  --help                 show this help
+`;
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    prompt: { type: "string", default: "The United States of America" },
+    top: { type: "string", default: "10" },
+    provider: { type: "string", default: "cpu" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+if (!PROVIDERS.includes(values.provider as Provider)) {
+  console.error(`--provider must be one of ${PROVIDERS.join(", ")}, got "${values.provider}"`);
+  Deno.exit(2);
+}
+const provider = values.provider as Provider;
+const k = Number(values.top);
+if (!Number.isInteger(k) || k < 1) {
+  console.error(`--top must be a positive integer, got "${values.top}"`);
+  Deno.exit(2);
+}
+
+const tinyDir = fileURLToPath(new URL("../weights/tiny", import.meta.url));
+const choice = values.model ?? (existsSync(`${tinyDir}/config.json`) ? tinyDir : "random");
+let model: HookedModel;
+if (choice === "random") {
+  const cfg = gpt2Config({ n_layers: 2, d_model: 64, n_heads: 4, n_ctx: 128 });
+  model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { provider });
+  console.log("Model: deterministic random weights (seed 0): the next tokens are noise.");
+} else {
+  model = await loadModel(choice, { provider });
+  console.log(`Model: ${choice}`);
+}
+const c = model.cfg;
+console.log(
+  `  n_layers ${c.n_layers}, d_model ${c.d_model}, n_heads ${c.n_heads}, d_mlp ${c.d_mlp}, d_vocab ${c.d_vocab}, n_ctx ${c.n_ctx}`,
+);
+
+const tokens = model.toTokens(values.prompt);
+console.log(`\nPrompt: ${JSON.stringify(values.prompt)} -> ${tokens.length} tokens`);
+console.log(`  ${model.toStrTokens(tokens).map((s) => JSON.stringify(s)).join(" ")}`);
+
+const t0 = performance.now();
+const { logits, cache } = await model.runWithCache(tokens);
+const ms = performance.now() - t0;
+const V = c.d_vocab, p = tokens.length;
+const last = (logits!.data as Float32Array).subarray((p - 1) * V, p * V);
+let max = -Infinity;
+for (const x of last) max = Math.max(max, x);
+let z = 0;
+for (const x of last) z += Math.exp(x - max);
+console.log(`\nTop ${k} next tokens:`);
+for (const { index, value } of topk(last, k)) {
+  const prob = Math.exp(value - max) / z;
+  console.log(
+    `  ${(100 * prob).toPrecision(3).padStart(8)}%  ${JSON.stringify(model.toString([index]))}`,
+  );
+}
+
+console.log(`\n${cache.size} hooks (forward pass with all hooks cached: ${ms.toFixed(0)} ms):`);
+const width = Math.max(...[...cache.keys()].map((n) => n.length));
+for (const [name, t] of cache) console.log(`  ${name.padEnd(width)}  [${t.shape.join(", ")}]`);
