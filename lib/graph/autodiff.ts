@@ -278,6 +278,7 @@ const rules: Record<string, Vjp> = {
 
 /** Operators with no gradient (their outputs are integers or booleans, or piecewise constant). */
 const NON_DIFFERENTIABLE = new Set([
+  "StopGradient",
   "Equal",
   "Less",
   "Greater",

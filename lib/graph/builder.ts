@@ -246,6 +246,10 @@ export class Graph {
     if (x.dtype !== "bool") throw new GraphBuildError(`Not: expects bool, got ${x.dtype}`);
     return this.emit("Not", [x], "bool", x.shape);
   }
+  /** x unchanged, but no gradient flows through it (torch's `detach`). */
+  stopGradient(x: Value): Value {
+    return this.emit("StopGradient", [x], x.dtype, x.shape);
+  }
   /** A copy of x under a new value id. */
   identity(x: Value): Value {
     return this.#unary("Identity", x);

@@ -129,7 +129,7 @@ export function toOnnx(g: Graph, graphName = "transcoder_circuits"): Uint8Array 
     }
     if (n.op === "Cast") attrs.to = elemTypeCode[attrs.to as ElemType];
     return {
-      opType: n.op,
+      opType: n.op === "StopGradient" ? "Identity" : n.op,
       input: inputs,
       output: n.outputs.map(nameOf),
       attribute: Object.entries(attrs).map(([k, v]) => attributeProto(k, v)),

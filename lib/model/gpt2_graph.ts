@@ -17,14 +17,31 @@ export class WeightInputs {
   readonly #g: Graph;
   readonly #shapes: Map<string, number[]>;
   readonly #values = new Map<string, Value>();
+  readonly #derived: ReadonlyMap<string, (w: WeightInputs) => Value>;
+  readonly #cachedDerived = new Map<string, Value>();
 
-  constructor(g: Graph, shapes: Map<string, number[]>) {
+  /**
+   * `derived` computes some parameters from others instead of taking them as inputs (for
+   * example a tied unembedding `W_U = W_E^T` while training).
+   */
+  constructor(
+    g: Graph,
+    shapes: Map<string, number[]>,
+    derived: ReadonlyMap<string, (w: WeightInputs) => Value> = new Map(),
+  ) {
     this.#g = g;
     this.#shapes = shapes;
+    this.#derived = derived;
   }
 
   /** The graph value of a parameter, declaring it as an input the first time. */
   get(name: string): Value {
+    const derive = this.#derived.get(name);
+    if (derive) {
+      let d = this.#cachedDerived.get(name);
+      if (!d) this.#cachedDerived.set(name, d = derive(this));
+      return d;
+    }
     let v = this.#values.get(name);
     if (!v) {
       const shape = this.#shapes.get(name);
@@ -33,6 +50,11 @@ export class WeightInputs {
       this.#values.set(name, v);
     }
     return v;
+  }
+
+  /** The input values of the parameters used so far, by name. */
+  inputs(): Map<string, Value> {
+    return new Map(this.#values);
   }
 
   /** Whether a parameter exists (e.g. LayerNorm weights before folding). */

@@ -11,7 +11,10 @@ import { HookPoints, patchInputName, type PatchMode, type PatchSpec } from "../g
 import type { Value } from "../graph/ir.ts";
 import { type CompiledGraph, Runtime, type RuntimeOptions } from "../graph/session.ts";
 import { shapeStr, type Tensor } from "../tensor/tensor.ts";
+import { Rng } from "../tensor/random.ts";
+import { topk } from "../tensor/ops.ts";
 import {
+  BOS_TOKEN_ID,
   decodeTokens,
   encodeText,
   singleToken,
@@ -61,22 +64,37 @@ export interface ForwardRequest {
   patches?: Patches;
   /** Run blocks `0..stopAtLayer-1` only (no logits, no loss). */
   stopAtLayer?: number;
-  /** Which logits leave the graph: all positions, the last one, or none (default none). */
-  logits?: "all" | "last" | "none";
+  /**
+   * Which logits leave the graph: all positions, the last one, one position per sequence given
+   * by `logitPositions` (`[b, d_vocab]`), or none (default none).
+   */
+  logits?: "all" | "last" | "at" | "none";
+  /** For `logits: "at"`: the position to read in each sequence. */
+  logitPositions?: Int32Array;
   /** Next-token loss: mean (a scalar), per token (`[b, p-1]`), or none (default none). */
   loss?: "mean" | "perToken" | "none";
   /** MLP replacements per layer. */
   mlpReplacements?: MlpReplacements;
+  /**
+   * Also run the model with these MLP replacements (instead of `mlpReplacements`) in the same
+   * graph, and return its mean loss and the mean KL divergence from this pass's next-token
+   * distribution to its own (`compareLoss`, `kl`).
+   */
+  compareWith?: MlpReplacements;
 }
 
 /** The outputs of a forward pass. */
 export interface ForwardResult {
-  /** `[b, p, d_vocab]`, or `[b, d_vocab]` for `logits: "last"`. */
+  /** `[b, p, d_vocab]`, or `[b, d_vocab]` for `logits: "last"` and `"at"`. */
   logits?: Tensor<"float32">;
   /** Mean next-token loss. */
   loss?: number;
   /** Per-token loss `[b, p-1]`. */
   lossPerToken?: Tensor<"float32">;
+  /** With `compareWith`: the compared pass's mean loss. */
+  compareLoss?: number;
+  /** With `compareWith`: mean over positions of KL(this pass || compared pass), in nats. */
+  kl?: number;
   cache: ActivationCache;
 }
 
@@ -98,6 +116,8 @@ interface Compiled {
 }
 
 const GRAPH_LOSS = "loss:mean", GRAPH_LOSS_TOKENS = "loss:per_token", GRAPH_LOGITS = "logits";
+const GRAPH_LOGIT_POSITIONS = "logit_positions";
+const GRAPH_KL = "compare:kl", GRAPH_COMPARE_LOSS = "compare:loss";
 
 /**
  * A hooked GPT-2 model.
@@ -247,6 +267,59 @@ export class HookedModel {
     return options.perToken ? res.lossPerToken! : res.loss!;
   }
 
+  /**
+   * Continues a prompt (text gets BOS first) by `maxNewTokens` tokens, greedily or by sampling
+   * from the top-k tokens at a temperature (seeded). Returns the new text only. The window of
+   * the last `n_ctx` tokens is run at a fixed length, so one compiled graph serves every step.
+   */
+  async generate(
+    prompt: string | ArrayLike<number>,
+    { maxNewTokens = 20, greedy = false, topK = 40, temperature = 1, seed = 0, stopAtEos = false }:
+      {
+        maxNewTokens?: number;
+        greedy?: boolean;
+        topK?: number;
+        temperature?: number;
+        seed?: number;
+        stopAtEos?: boolean;
+      } = {},
+  ): Promise<string> {
+    const ids = typeof prompt === "string" ? Array.from(this.toTokens(prompt)) : Array.from(prompt);
+    if (ids.length === 0) throw new RangeError("generate needs a non-empty prompt");
+    if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
+    const start = ids.length;
+    const width = Math.min(this.cfg.n_ctx, start + maxNewTokens);
+    const rng = new Rng(seed);
+    for (let i = 0; i < maxNewTokens; i++) {
+      const window = ids.slice(-width);
+      const padded = new Int32Array(width);
+      padded.set(window);
+      const { logits } = await this.forward(padded, {
+        logits: "at",
+        logitPositions: Int32Array.of(window.length - 1),
+      });
+      const row = logits!.data as Float32Array;
+      let next: number;
+      if (greedy) next = topk(row, 1)[0].index;
+      else {
+        const top = topk(row, Math.max(1, topK));
+        const w = top.map((t) => Math.exp((t.value - top[0].value) / temperature));
+        let u = rng.uniform() * w.reduce((a, x) => a + x, 0);
+        next = top[top.length - 1].index;
+        for (let j = 0; j < top.length; j++) {
+          u -= w[j];
+          if (u <= 0) {
+            next = top[j].index;
+            break;
+          }
+        }
+      }
+      ids.push(next);
+      if (stopAtEos && next === BOS_TOKEN_ID) break;
+    }
+    return this.toString(ids.slice(start));
+  }
+
   /** The general forward pass behind `run`, `runWithCache` and `loss`. */
   async forward(tokens: TokensLike, req: ForwardRequest): Promise<ForwardResult> {
     const batch = toTokenBatch(tokens, this.cfg.d_vocab, this.cfg.n_ctx);
@@ -257,18 +330,31 @@ export class HookedModel {
     }
     const stopped = stop !== undefined && stop < this.cfg.n_layers;
     const logits = req.logits ?? "none", loss = req.loss ?? "none";
-    if (stopped && (logits !== "none" || loss !== "none")) {
+    if (stopped && (logits !== "none" || loss !== "none" || req.compareWith)) {
       throw new RangeError(`stopAtLayer ${stop} < n_layers: no logits or loss are computed`);
     }
     if (loss !== "none" && p < 2) {
       throw new RangeError(`the loss needs at least 2 tokens per sequence, got ${p}`);
     }
     const replacements = req.mlpReplacements ?? new Map();
-    for (const l of replacements.keys()) {
+    for (const l of [...replacements.keys(), ...(req.compareWith?.keys() ?? [])]) {
       if (!Number.isInteger(l) || l < 0 || l >= this.cfg.n_layers) {
         throw new RangeError(
           `MLP replacement for layer ${l}, but the model has layers 0..${this.cfg.n_layers - 1}`,
         );
+      }
+    }
+    if (logits === "at") {
+      const lp = req.logitPositions;
+      if (!lp || lp.length !== b) {
+        throw new RangeError(
+          `logits "at" needs logitPositions with one position per sequence (${b})`,
+        );
+      }
+      for (const x of lp) {
+        if (!(x >= 0 && x < p)) {
+          throw new RangeError(`logit position ${x} out of range [0, ${p})`);
+        }
       }
     }
     const names = [...new Set(req.names ?? [])];
@@ -296,10 +382,23 @@ export class HookedModel {
       logits,
       loss,
       repl: [...replacements].map(([l, r]) => [l, r === "zero" ? "zero" : r.key]).sort(),
+      compare: req.compareWith
+        ? [...req.compareWith].map(([l, r]) => [l, r === "zero" ? "zero" : r.key]).sort()
+        : null,
     });
     let entry = this.#compiled.get(key);
     if (!entry) {
-      entry = this.#compile(b, p, names, patches, stop, logits, loss, replacements);
+      entry = this.#compile(
+        b,
+        p,
+        names,
+        patches,
+        stop,
+        logits,
+        loss,
+        replacements,
+        req.compareWith,
+      );
       this.#compiled.set(key, entry);
       entry.catch(() => this.#compiled.delete(key));
     }
@@ -312,6 +411,9 @@ export class HookedModel {
       feeds[inputName] = t;
     }
     for (const [name, { value }] of patches) feeds[patchInputName(name)] = value;
+    if (logits === "at") {
+      feeds[GRAPH_LOGIT_POSITIONS] = { dtype: "int32", shape: [b], data: req.logitPositions! };
+    }
     const out = await compiled.run(feeds);
     const cache = new Map<string, Tensor<"float32">>();
     for (const n of names) cache.set(n, out[n] as Tensor<"float32">);
@@ -319,6 +421,10 @@ export class HookedModel {
     if (logits !== "none") result.logits = out[GRAPH_LOGITS] as Tensor<"float32">;
     if (loss === "mean") result.loss = (out[GRAPH_LOSS].data as Float32Array)[0];
     if (loss === "perToken") result.lossPerToken = out[GRAPH_LOSS_TOKENS] as Tensor<"float32">;
+    if (req.compareWith) {
+      result.kl = (out[GRAPH_KL].data as Float32Array)[0];
+      result.compareLoss = (out[GRAPH_COMPARE_LOSS].data as Float32Array)[0];
+    }
     return result;
   }
 
@@ -350,9 +456,10 @@ export class HookedModel {
     names: readonly string[],
     patches: ReadonlyMap<string, { mode: PatchMode; value: Tensor<"float32"> }>,
     stop: number | undefined,
-    logits: "all" | "last" | "none",
+    logits: "all" | "last" | "at" | "none",
     loss: "mean" | "perToken" | "none",
     replacements: MlpReplacements,
+    compare: MlpReplacements | undefined,
   ): Promise<Compiled> {
     // Validate hook names before building: unknown names, and names past stopAtLayer.
     const valid = new Set(this.#allHooks);
@@ -382,31 +489,54 @@ export class HookedModel {
     const hooks = new HookPoints(g, names, patchSpecs);
     const weights = new WeightInputs(g, expectedShapes(this.cfg, !this.processing.fold_ln));
     const providerParams = new Map<string, { provider: MlpReplacementProvider; name: string }>();
-    const built = new Map<
-      number,
-      "zero" | ((g: Graph, x: Value, l: number, h: HookPoints) => Value)
-    >();
-    for (const [l, r] of replacements) {
-      if (r === "zero") {
-        built.set(l, "zero");
-        continue;
+    const buildReplacements = (set: MlpReplacements, prefix: string) => {
+      const built = new Map<number, MlpReplacement>();
+      for (const [l, r] of set) {
+        if (r === "zero") {
+          built.set(l, "zero");
+          continue;
+        }
+        built.set(l, (g2, x, layer, h) =>
+          r.build(g2, x, layer, h, (name, shape) => {
+            const inputName = `${prefix}blocks.${layer}.replacement.${name}`;
+            providerParams.set(inputName, { provider: r, name });
+            return g2.input(inputName, "float32", shape);
+          }));
       }
-      built.set(l, (g2, x, layer, h) =>
-        r.build(g2, x, layer, h, (name, shape) => {
-          const inputName = `blocks.${layer}.replacement.${name}`;
-          providerParams.set(inputName, { provider: r, name });
-          return g2.input(inputName, "float32", shape);
-        }));
-    }
+      return built;
+    };
+    const built = buildReplacements(replacements, "");
     const fwd = gpt2Forward(g, this.cfg, {
       tokens,
       hooks,
       weights,
       stopAtLayer: stop,
-      mlpReplacements: built as ReadonlyMap<number, MlpReplacement>,
+      mlpReplacements: built,
     });
-    if (logits === "last") {
-      const last = g.squeeze(g.slice(fwd.final!, [p - 1], [p], [1]), [1]); // [b, d]
+    if (compare) {
+      // A second forward pass in the same graph, with other MLP replacements: its mean loss and
+      // the mean KL(primary || compared) of the next-token distributions over all positions.
+      const other = gpt2Forward(g, this.cfg, {
+        tokens,
+        hooks: new HookPoints(g),
+        weights,
+        mlpReplacements: buildReplacements(compare, "compare:"),
+      });
+      const lp1 = g.logSoftmax(fwd.logits!(), -1), otherLogits = other.logits!();
+      const lp2 = g.logSoftmax(otherLogits, -1);
+      g.output(GRAPH_KL, g.reduceMean(g.reduceSum(g.mul(g.exp(lp1), g.sub(lp1, lp2)), [-1])));
+      g.output(GRAPH_COMPARE_LOSS, g.reduceMean(nextTokenLoss(g, otherLogits, tokens)));
+    }
+    if (logits === "last" || logits === "at") {
+      const d = this.cfg.d_model;
+      const at = logits === "last"
+        ? g.slice(fwd.final!, [p - 1], [p], [1]) // [b, 1, d]
+        : g.gatherElements(
+          fwd.final!,
+          g.expand(g.reshape(g.input(GRAPH_LOGIT_POSITIONS, "int32", [b]), [b, 1, 1]), [b, 1, d]),
+          1,
+        ); // [b, 1, d]
+      const last = g.squeeze(at, [1]); // [b, d]
       g.output(
         GRAPH_LOGITS,
         g.add(g.matmul(last, weights.get("unembed.W_U")), weights.get("unembed.b_U")),
