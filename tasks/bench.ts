@@ -8,12 +8,19 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import {
   GPT2_SMALL,
+  gpt2Config,
   Graph,
+  initialLmParams,
+  initialState,
+  initialTranscoderParams,
+  lmStepSpec,
   modelFromStateDict,
   randn,
   randomStateDict,
   Rng,
   Runtime,
+  Trainer,
+  transcoderStepSpec,
 } from "../mod.ts";
 import { describeBlas, fmt, medianSeconds, printTable, runTorchReference } from "./bench_util.ts";
 
@@ -24,6 +31,7 @@ Options:
   --batch <n>      sequences per batch (default 8)
   --pos <n>        tokens per sequence (default 128)
   --threads <n>    CPU threads for onnxruntime and PyTorch (default: all cores)
+  --only <list>    sections to run, comma-separated: forward, train (default: all)
   --no-torch       skip the PyTorch reference
   --help           show this help
 `;
@@ -34,6 +42,7 @@ const { values } = parseArgs({
     pos: { type: "string", default: "128" },
     threads: { type: "string", default: String(navigator.hardwareConcurrency) },
     "no-torch": { type: "boolean", default: false },
+    only: { type: "string", default: "forward,train" },
     help: { type: "boolean", default: false },
   },
 });
@@ -63,106 +72,216 @@ const mmFeeds = { a: randn([N, N], rng), b: randn([N, N], rng) };
 const mmSeconds = await medianSeconds(() => mmCompiled.run(mmFeeds), repeats);
 const ceiling = 2 * N ** 3 / mmSeconds / 1e9;
 
+const sections = new Set(values.only.split(",").map((x) => x.trim()));
+for (const s of sections) {
+  if (!["forward", "train"].includes(s)) {
+    console.error(`--only: unknown section "${s}" (expected forward, train)`);
+    Deno.exit(2);
+  }
+}
+console.log(`Ceiling: one [${N}, ${N}] x [${N}, ${N}] matmul: ${fmt(ceiling)} GFLOP/s (ours)\n`);
+if (sections.has("forward")) await benchForward();
+if (sections.has("train")) await benchTrain();
+
 // ---- GPT-2 small forward ---------------------------------------------------------------
-const cfg = GPT2_SMALL;
-const rssStart = Deno.memoryUsage().rss;
-const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
-let weightBytes = 0;
-for (const t of model.weights.values()) weightBytes += t.data.byteLength;
-const rows = Array.from(
-  { length: b },
-  (_, i) => Array.from({ length: p }, (_, j) => (i * 7919 + j * 104729) % cfg.d_vocab),
-);
-const tcHooks = Array.from(
-  { length: cfg.n_layers },
-  (_, l) => [`blocks.${l}.ln2.hook_normalized`, `blocks.${l}.hook_mlp_out`],
-).flat();
-const work: [string, () => Promise<unknown>, number][] = [];
-// FLOPs per token: blocks (QKV, O, MLP), attention (scores and mix over p keys), unembedding.
-const d = cfg.d_model;
-const blockFlops = cfg.n_layers * (2 * (4 * d * d + 2 * d * cfg.d_mlp) + 4 * p * d);
-work.push([
-  "(a) forward to the mean loss",
-  () => model.loss(rows),
-  blockFlops + 2 * d * cfg.d_vocab,
-]);
-work.push([
-  "(b) forward to the final residual",
-  () =>
-    model.runWithCache(rows, {
-      names: [`blocks.${cfg.n_layers - 1}.hook_resid_post`],
-      returnLogits: false,
-    }),
-  blockFlops,
-]);
-work.push([
-  "(c) runWithCache, 2 transcoder hooks x 12 layers",
-  () => model.runWithCache(rows, { names: tcHooks, returnLogits: false }),
-  blockFlops,
-]);
-const ours: number[] = [];
-for (const [, fn] of work) ours.push(await medianSeconds(fn, repeats));
-const rssAfter = Deno.memoryUsage().rss;
-// Memory per extra compiled graph: 6 more requests on a short prompt.
-const short = rows[0].slice(0, 8);
-for (let l = 0; l < 6; l++) {
-  await model.runWithCache(short, { names: [`blocks.${l}.hook_mlp_out`], returnLogits: false });
-}
-const rssPerGraph = (Deno.memoryUsage().rss - rssAfter) / 6;
+async function benchForward() {
+  const cfg = GPT2_SMALL;
+  const rssStart = Deno.memoryUsage().rss;
+  const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
+  let weightBytes = 0;
+  for (const t of model.weights.values()) weightBytes += t.data.byteLength;
+  const rows = Array.from(
+    { length: b },
+    (_, i) => Array.from({ length: p }, (_, j) => (i * 7919 + j * 104729) % cfg.d_vocab),
+  );
+  const tcHooks = Array.from(
+    { length: cfg.n_layers },
+    (_, l) => [`blocks.${l}.ln2.hook_normalized`, `blocks.${l}.hook_mlp_out`],
+  ).flat();
+  const work: [string, () => Promise<unknown>, number][] = [];
+  // FLOPs per token: blocks (QKV, O, MLP), attention (scores and mix over p keys), unembedding.
+  const d = cfg.d_model;
+  const blockFlops = cfg.n_layers * (2 * (4 * d * d + 2 * d * cfg.d_mlp) + 4 * p * d);
+  work.push([
+    "(a) forward to the mean loss",
+    () => model.loss(rows),
+    blockFlops + 2 * d * cfg.d_vocab,
+  ]);
+  work.push([
+    "(b) forward to the final residual",
+    () =>
+      model.runWithCache(rows, {
+        names: [`blocks.${cfg.n_layers - 1}.hook_resid_post`],
+        returnLogits: false,
+      }),
+    blockFlops,
+  ]);
+  work.push([
+    "(c) runWithCache, 2 transcoder hooks x 12 layers",
+    () => model.runWithCache(rows, { names: tcHooks, returnLogits: false }),
+    blockFlops,
+  ]);
+  const ours: number[] = [];
+  for (const [, fn] of work) ours.push(await medianSeconds(fn, repeats));
+  const rssAfter = Deno.memoryUsage().rss;
+  // Memory per extra compiled graph: 6 more requests on a short prompt.
+  const short = rows[0].slice(0, 8);
+  for (let l = 0; l < 6; l++) {
+    await model.runWithCache(short, { names: [`blocks.${l}.hook_mlp_out`], returnLogits: false });
+  }
+  const rssPerGraph = (Deno.memoryUsage().rss - rssAfter) / 6;
 
-let torch: Record<string, unknown> | string = "skipped (--no-torch)";
-if (!values["no-torch"]) {
-  torch = await runTorchReference(ref("./reference/bench_torch.py"), {
-    threads,
-    repeats,
-    batch: b,
-    pos: p,
-    matmul: N,
-    model: {
-      n_layers: cfg.n_layers,
-      d_model: d,
-      n_heads: cfg.n_heads,
-      d_mlp: cfg.d_mlp,
-      d_vocab: cfg.d_vocab,
-      n_ctx: cfg.n_ctx,
-    },
+  let torch: Record<string, unknown> | string = "skipped (--no-torch)";
+  if (!values["no-torch"]) {
+    torch = await runTorchReference(ref("./reference/bench_torch.py"), {
+      threads,
+      repeats,
+      batch: b,
+      pos: p,
+      matmul: N,
+      model: {
+        n_layers: cfg.n_layers,
+        d_model: d,
+        n_heads: cfg.n_heads,
+        d_mlp: cfg.d_mlp,
+        d_vocab: cfg.d_vocab,
+        n_ctx: cfg.n_ctx,
+      },
+    });
+  }
+  const torchSeconds = typeof torch === "string"
+    ? [NaN, NaN, NaN]
+    : [torch.loss_s, torch.resid_s, torch.hooks_s] as number[];
+
+  console.log(
+    `## GPT-2 small shape (12 layers, d_model 768, random weights), batch ${b} x ${p} tokens\n`,
+  );
+  const tokens = b * p;
+  printTable(
+    ["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s"],
+    work.map(([name, , flops], i) => [
+      name,
+      fmt(tokens / ours[i]),
+      fmt(tokens / torchSeconds[i]),
+      `${fmt(torchSeconds[i] / ours[i], 2)}x`,
+      fmt(flops * tokens / ours[i] / 1e9),
+    ]),
+  );
+  console.log();
+  printTable(["ceiling: one large matmul", "ours GFLOP/s", "PyTorch GFLOP/s"], [[
+    `[${N}, ${N}] x [${N}, ${N}]`,
+    fmt(ceiling),
+    fmt(typeof torch === "string" ? NaN : torch.matmul_gflops as number),
+  ]]);
+  console.log();
+  if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
+  else {console.log(
+      `PyTorch ${torch.torch}, ${torch.threads} threads, BLAS: ${
+        describeBlas(torch.blas as string[])
+      }`,
+    );}
+  console.log(
+    `Memory: ${fmt(weightBytes / 1e6)} MB of weights; RSS ${
+      fmt(rssStart / 1e6)
+    } MB before loading, ${fmt(rssAfter / 1e6)} MB after ` +
+      `compiling and running 3 graphs; each further compiled graph adds ${
+        fmt(rssPerGraph / 1e6, 2)
+      } MB ` +
+      `(${model.compiledGraphCount} graphs share one copy of the weights).`,
+  );
+}
+
+// ---- training steps --------------------------------------------------------------------
+async function benchTrain() {
+  // (1) one transcoder training step in GPT-2 small's shape, 10% of features dead (ghost grads on)
+  const tc = { d_in: 768, d_sae: 24576, batch: 4096, dead_fraction: 0.1 };
+  const spec = transcoderStepSpec({
+    d_in: tc.d_in,
+    d_sae: tc.d_sae,
+    d_out: tc.d_in,
+    batch: tc.batch,
+    l1Coefficient: 1.4e-4,
+    useGhostGrads: true,
   });
+  const trainer = await Trainer.create(
+    runtime,
+    spec,
+    initialState(initialTranscoderParams({ ...tc, d_out: tc.d_in }, 0)),
+    {
+      name: "constant",
+      lr: 4e-4,
+      totalSteps: 1e9,
+    },
+  );
+  const r = new Rng(1);
+  const dead = new Uint8Array(tc.d_sae);
+  dead.fill(1, 0, tc.d_sae * tc.dead_fraction);
+  const feeds = {
+    x: randn([tc.batch, tc.d_in], r),
+    y: randn([tc.batch, tc.d_in], r),
+    dead_mask: { dtype: "bool" as const, shape: [tc.d_sae], data: dead },
+  };
+  const tcSeconds = await medianSeconds(() => trainer.step(feeds), repeats);
+  // (2) one training step of the tiny language model (the embedded default's shape)
+  const lmCfg = gpt2Config({ n_layers: 4, d_model: 96, n_heads: 4, n_ctx: 128 });
+  const lmBatch = 16;
+  const lm = await Trainer.create(
+    runtime,
+    lmStepSpec(lmCfg, lmBatch, { weightDecay: 0.1, maxGradNorm: 1 }),
+    initialState(initialLmParams(lmCfg, 0)),
+    {
+      name: "constant",
+      lr: 1e-3,
+      totalSteps: 1e9,
+    },
+  );
+  const tokens = {
+    dtype: "int32" as const,
+    shape: [lmBatch, lmCfg.n_ctx],
+    data: Int32Array.from({ length: lmBatch * lmCfg.n_ctx }, (_, i) => (i * 7919) % lmCfg.d_vocab),
+  };
+  const lmSeconds = await medianSeconds(() => lm.step({ tokens }), repeats);
+  let torch: Record<string, unknown> | string = "skipped (--no-torch)";
+  if (!values["no-torch"]) {
+    torch = await runTorchReference(ref("./reference/bench_torch_train.py"), {
+      threads,
+      repeats,
+      transcoder: tc,
+      lm: {
+        model: {
+          n_layers: 4,
+          d_model: 96,
+          n_heads: 4,
+          d_mlp: 384,
+          d_vocab: lmCfg.d_vocab,
+          n_ctx: lmCfg.n_ctx,
+        },
+        batch: lmBatch,
+      },
+    });
+  }
+  const t = typeof torch === "string"
+    ? { transcoder_step_s: NaN, lm_step_s: NaN }
+    : torch as Record<string, number>;
+  // FLOPs of the transcoder step: forward 2 matmuls, backward 4, ghost forward and backward 3 on 10% of features.
+  const tcFlops = 2 * tc.batch * tc.d_in * tc.d_sae * (6 + 3 * tc.dead_fraction);
+  console.log(`## Training steps\n`);
+  printTable(["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s"], [
+    [
+      `transcoder step, d_in ${tc.d_in}, d_sae ${tc.d_sae}, batch ${tc.batch} (ghost grads, 10% dead)`,
+      fmt(tc.batch / tcSeconds),
+      fmt(tc.batch / t.transcoder_step_s),
+      `${fmt(t.transcoder_step_s / tcSeconds, 2)}x`,
+      fmt(tcFlops / tcSeconds / 1e9),
+    ],
+    [
+      `tiny LM step (4 layers, d_model 96, batch ${lmBatch} x ${lmCfg.n_ctx})`,
+      fmt(lmBatch * lmCfg.n_ctx / lmSeconds),
+      fmt(lmBatch * lmCfg.n_ctx / t.lm_step_s),
+      `${fmt(t.lm_step_s / lmSeconds, 2)}x`,
+      "-",
+    ],
+  ]);
+  console.log();
+  if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
 }
-const torchSeconds = typeof torch === "string"
-  ? [NaN, NaN, NaN]
-  : [torch.loss_s, torch.resid_s, torch.hooks_s] as number[];
-
-console.log(
-  `## GPT-2 small shape (12 layers, d_model 768, random weights), batch ${b} x ${p} tokens\n`,
-);
-const tokens = b * p;
-printTable(
-  ["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s"],
-  work.map(([name, , flops], i) => [
-    name,
-    fmt(tokens / ours[i]),
-    fmt(tokens / torchSeconds[i]),
-    `${fmt(torchSeconds[i] / ours[i], 2)}x`,
-    fmt(flops * tokens / ours[i] / 1e9),
-  ]),
-);
-console.log();
-printTable(["ceiling: one large matmul", "ours GFLOP/s", "PyTorch GFLOP/s"], [[
-  `[${N}, ${N}] x [${N}, ${N}]`,
-  fmt(ceiling),
-  fmt(typeof torch === "string" ? NaN : torch.matmul_gflops as number),
-]]);
-console.log();
-if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
-else {console.log(
-    `PyTorch ${torch.torch}, ${torch.threads} threads, BLAS: ${
-      describeBlas(torch.blas as string[])
-    }`,
-  );}
-console.log(
-  `Memory: ${fmt(weightBytes / 1e6)} MB of weights; RSS ${fmt(rssStart / 1e6)} MB before loading, ${
-    fmt(rssAfter / 1e6)
-  } MB after ` +
-    `compiling and running 3 graphs; each further compiled graph adds ${fmt(rssPerGraph / 1e6, 2)} MB ` +
-    `(${model.compiledGraphCount} graphs share one copy of the weights).`,
-);

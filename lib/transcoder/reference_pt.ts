@@ -1,0 +1,198 @@
+/**
+ * The reference's own transcoder files (e.g. HF `pchlenski/gpt2-transcoders`):
+ * `final_sparse_autoencoder_{model}_{hook_point}_{d_sae}.pt`, written by `torch.save({"cfg": cfg,
+ * "state_dict": sae.state_dict()})`, where `cfg` is a pickled
+ * `sae_training.config.LanguageModelSAERunnerConfig` and the state dict holds `W_enc [d_in, d_sae]`,
+ * `b_enc [d_sae]`, `W_dec [d_sae, d_out]`, `b_dec [d_in]`, `b_dec_out [d_out]`. Beside it,
+ * `<stem>_log_feature_sparsity.pt` holds the per-feature log10 firing frequency `[d_sae]` (a
+ * tensor; the Pythia release stores a dict `{"freqs": tensor}`).
+ *
+ * Files are read with torch_pt.ts, which never executes pickle code: the config class becomes a
+ * plain record of its fields, which becomes the TranscoderConfig (`hook_point` → `hook_name`,
+ * `hook_point_layer` → `hook_layer`, `out_hook_point` → `out_hook_name`, default
+ * `blocks.{L}.hook_mlp_out`) with every other field kept as a JSON-able value.
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { isRecord } from "../formats/pickle.ts";
+import { isTensor, readTorchCheckpoint } from "../formats/torch_pt.ts";
+import type { Runtime } from "../graph/session.ts";
+import { shapeStr, type Tensor, toFloat32, toNested } from "../tensor/tensor.ts";
+import { type LoadedTranscoder, parseTranscoderConfig } from "./saelens_folder.ts";
+import {
+  Transcoder,
+  TRANSCODER_PARAMS,
+  type TranscoderConfig,
+  TranscoderError,
+  transcoderShapes,
+} from "./transcoder.ts";
+
+/** The config classes a reference checkpoint may pickle (read as plain records). */
+export const REFERENCE_RECORD_CLASSES: readonly string[] = [
+  "sae_training.config.LanguageModelSAERunnerConfig",
+  "sae_training.config.RunnerConfig",
+];
+
+/** Suffix of the sparsity sidecar, appended to the checkpoint's stem. */
+export const SPARSITY_SIDECAR_SUFFIX = "_log_feature_sparsity.pt";
+
+/**
+ * The sidecar path of a checkpoint: `<stem>_log_feature_sparsity.pt`.
+ *
+ * @example
+ * ```ts
+ * import { sparsitySidecarPath } from "./reference_pt.ts";
+ * sparsitySidecarPath("tc/final_x_24576.pt"); // "tc/final_x_24576_log_feature_sparsity.pt"
+ * ```
+ */
+export function sparsitySidecarPath(path: string): string {
+  return path.replace(/\.pt$/, "") + SPARSITY_SIDECAR_SUFFIX;
+}
+
+/** Whether a path names a reference checkpoint (`.pt`, not a sparsity sidecar). */
+export function isReferenceCheckpointPath(path: string): boolean {
+  return path.endsWith(".pt") && !path.endsWith(SPARSITY_SIDECAR_SUFFIX);
+}
+
+/** Converts an unpickled value to plain JSON-able data (Maps → objects, bigints → numbers). */
+function toJsonable(v: unknown): unknown {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v === undefined) return null;
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(toJsonable);
+  if (v instanceof Set) return [...v].map(toJsonable);
+  if (v instanceof Map) {
+    return Object.fromEntries([...v].map(([k, x]) => [String(k), toJsonable(x)]));
+  }
+  if (v instanceof Uint8Array) return Array.from(v);
+  if (isTensor(v)) return toNested(v);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsonable(x)]));
+}
+
+/**
+ * Builds a Transcoder from an unpickled reference checkpoint. `source` names the file in errors.
+ *
+ * @example
+ * ```ts ignore
+ * import { readTorchCheckpoint } from "../formats/torch_pt.ts";
+ * import { REFERENCE_RECORD_CLASSES, transcoderFromReferenceCheckpoint } from "./reference_pt.ts";
+ * const ckpt = await readTorchCheckpoint("tc.pt", { recordClasses: REFERENCE_RECORD_CLASSES });
+ * const tc = transcoderFromReferenceCheckpoint(ckpt, "tc.pt");
+ * ```
+ */
+export function transcoderFromReferenceCheckpoint(
+  ckpt: unknown,
+  source: string,
+  runtime?: Runtime,
+): Transcoder {
+  const fail = (msg: string): never => {
+    throw new TranscoderError(`${source}: ${msg}`);
+  };
+  if (!(ckpt instanceof Map) || !ckpt.has("cfg") || !ckpt.has("state_dict")) {
+    const keys = ckpt instanceof Map
+      ? `a dict with keys ${[...ckpt.keys()].map(String).join(", ")}`
+      : "not a dict";
+    fail(
+      `expected a dict with "cfg" and "state_dict" (as SparseAutoencoder.save_model writes), got ${keys}`,
+    );
+  }
+  const m = ckpt as Map<string, unknown>;
+  const rawCfg = m.get("cfg");
+  if (!isRecord(rawCfg) && !(rawCfg instanceof Map)) fail(`"cfg" is not a config object`);
+  const fields = toJsonable(rawCfg) as Record<string, unknown>;
+  delete fields.__class__;
+  const cfg: TranscoderConfig = parseTranscoderConfig(fields, `${source}: cfg`);
+  const sd = m.get("state_dict");
+  if (!(sd instanceof Map)) return fail(`"state_dict" is not a dict`);
+  const shapes = transcoderShapes(cfg);
+  const symbolic: Record<string, string> = {
+    W_enc: "[d_in, d_sae]",
+    b_enc: "[d_sae]",
+    W_dec: "[d_sae, d_out]",
+    b_dec: "[d_in]",
+    b_dec_out: "[d_out]",
+  };
+  for (const name of TRANSCODER_PARAMS) {
+    if (!sd.has(name)) {
+      const hint = name === "b_dec_out" && fields.is_transcoder === false
+        ? " (cfg.is_transcoder is false: this is an SAE, not a transcoder)"
+        : "";
+      fail(`state_dict is missing "${name}"${hint}`);
+    }
+  }
+  const params = new Map<string, Tensor<"float32">>();
+  for (const name of TRANSCODER_PARAMS) {
+    const t = sd.get(name);
+    if (!isTensor(t)) return fail(`state_dict "${name}" is not a tensor`);
+    if (t.dtype !== "float32" && t.dtype !== "float64") {
+      fail(`state_dict "${name}" has dtype ${t.dtype}, expected a floating-point tensor`);
+    }
+    const want = shapes[name];
+    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+      fail(
+        `state_dict "${name}" has shape ${shapeStr(t.shape)}, expected ${symbolic[name]} = ${
+          shapeStr(want)
+        } (cfg d_in ${cfg.d_in}, d_sae ${cfg.d_sae}, d_out ${cfg.d_out})`,
+      );
+    }
+    params.set(name, t.dtype === "float32" ? t as Tensor<"float32"> : toFloat32(t));
+  }
+  return new Transcoder(cfg, params, runtime, source);
+}
+
+/**
+ * Reads a sparsity sidecar: a float tensor `[dSae]`, or a dict with key `freqs` holding one.
+ *
+ * @example
+ * ```ts ignore
+ * import { readSparsitySidecar } from "./reference_pt.ts";
+ * const logSparsity = await readSparsitySidecar("tc_log_feature_sparsity.pt", 24576);
+ * ```
+ */
+export async function readSparsitySidecar(path: string, dSae: number): Promise<Tensor<"float32">> {
+  let v = await readTorchCheckpoint(path);
+  if (v instanceof Map) {
+    if (!v.has("freqs")) {
+      throw new TranscoderError(
+        `${path}: expected a tensor or a dict with "freqs", got a dict with keys ${
+          [...v.keys()].map(String).join(", ")
+        }`,
+      );
+    }
+    v = v.get("freqs");
+  }
+  if (!isTensor(v) || (v.dtype !== "float32" && v.dtype !== "float64")) {
+    throw new TranscoderError(
+      `${path}: expected a float tensor [${dSae}] of log10 feature frequencies`,
+    );
+  }
+  if (v.shape.length !== 1 || v.shape[0] !== dSae) {
+    throw new TranscoderError(
+      `${path}: log feature sparsity has shape ${shapeStr(v.shape)}, expected [${dSae}] (d_sae)`,
+    );
+  }
+  return v.dtype === "float32" ? v as Tensor<"float32"> : toFloat32(v);
+}
+
+/**
+ * Loads a reference `.pt` transcoder and, when `<stem>_log_feature_sparsity.pt` is beside it,
+ * its log10 feature frequencies.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadReferencePt } from "./reference_pt.ts";
+ * const { transcoder, logSparsity } = await loadReferencePt(
+ *   "gpt-2-small-transcoders/final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576.pt",
+ * );
+ * ```
+ */
+export async function loadReferencePt(path: string, runtime?: Runtime): Promise<LoadedTranscoder> {
+  const ckpt = await readTorchCheckpoint(path, { recordClasses: REFERENCE_RECORD_CLASSES });
+  const transcoder = transcoderFromReferenceCheckpoint(ckpt, path, runtime);
+  const sidecar = sparsitySidecarPath(path);
+  const logSparsity = existsSync(sidecar)
+    ? await readSparsitySidecar(sidecar, transcoder.cfg.d_sae)
+    : undefined;
+  return { transcoder, path, logSparsity };
+}

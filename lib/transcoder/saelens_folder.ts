@@ -1,0 +1,172 @@
+/**
+ * SAELens-style transcoder folders: `cfg.json`, `sae_weights.safetensors` (`W_enc`, `b_enc`,
+ * `W_dec`, `b_dec`, `b_dec_out`) and optionally `sparsity.safetensors` (`sparsity`: per-feature
+ * log10 firing frequency, like the reference's `_log_feature_sparsity.pt` sidecar).
+ *
+ * Reads the layout of callummcdougall/arena-demos-transcoder too (a `hook_name` input hook and
+ * `hook_layer`, with the output hook implied: `blocks.{layer}.hook_mlp_out`).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { readSafetensors, writeFileAtomic, writeSafetensors } from "../formats/safetensors.ts";
+import type { Runtime } from "../graph/session.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { Transcoder, type TranscoderConfig, TranscoderError } from "./transcoder.ts";
+
+/** File names inside a folder. */
+export const SAELENS_FILES = {
+  cfg: "cfg.json",
+  weights: "sae_weights.safetensors",
+  sparsity: "sparsity.safetensors",
+} as const;
+
+/** A loaded folder: the transcoder and its log10 feature frequencies when present. */
+export interface LoadedTranscoder {
+  transcoder: Transcoder;
+  /** The folder it was loaded from. */
+  path: string;
+  /** `[d_sae]` log10 firing frequency (`log10(freq + 1e-10)`), if the folder has it. */
+  logSparsity?: Tensor<"float32">;
+}
+
+function num(cfg: Record<string, unknown>, key: string, path: string): number {
+  const v = cfg[key];
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+    throw new TranscoderError(
+      `${path}: field "${key}" is ${JSON.stringify(v)}, expected a positive integer`,
+    );
+  }
+  return v;
+}
+
+/** Normalises a cfg.json object (ours or SAELens's) to a TranscoderConfig. */
+export function parseTranscoderConfig(
+  raw: Record<string, unknown>,
+  path: string = SAELENS_FILES.cfg,
+): TranscoderConfig {
+  const hook = raw.hook_name ?? raw.hook_point;
+  if (typeof hook !== "string") throw new TranscoderError(`${path}: field "hook_name" is missing`);
+  const m = /^blocks\.(\d+)\./.exec(hook);
+  const layer = typeof raw.hook_layer === "number"
+    ? raw.hook_layer
+    : typeof raw.hook_point_layer === "number"
+    ? raw.hook_point_layer
+    : m
+    ? Number(m[1])
+    : NaN;
+  if (!Number.isInteger(layer) || layer < 0) {
+    throw new TranscoderError(`${path}: cannot tell the layer (no "hook_layer")`);
+  }
+  const d_in = num(raw, "d_in", path);
+  const out = raw.out_hook_name ?? raw.hook_name_out ?? raw.out_hook_point ??
+    `blocks.${layer}.hook_mlp_out`;
+  return {
+    ...raw,
+    d_in,
+    d_sae: num(raw, "d_sae", path),
+    d_out: typeof raw.d_out === "number" ? raw.d_out : d_in,
+    hook_name: hook,
+    hook_layer: layer,
+    out_hook_name: String(out),
+  };
+}
+
+/**
+ * Loads a transcoder folder.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadTranscoderFolder } from "./saelens_folder.ts";
+ * const { transcoder, logSparsity } = await loadTranscoderFolder("weights/tiny/transcoders/layer_2");
+ * ```
+ */
+export async function loadTranscoderFolder(
+  dir: string,
+  runtime?: Runtime,
+): Promise<LoadedTranscoder> {
+  const cfgPath = join(dir, SAELENS_FILES.cfg);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(cfgPath));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new TranscoderError(
+        `${cfgPath} not found: expected a SAELens-style folder (cfg.json, sae_weights.safetensors)`,
+      );
+    }
+    throw new TranscoderError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+  }
+  const cfg = parseTranscoderConfig(raw, cfgPath);
+  const weightsPath = join(dir, SAELENS_FILES.weights);
+  const { tensors } = await readSafetensors(weightsPath);
+  const params = new Map<string, Tensor<"float32">>();
+  for (const [k, t] of tensors) {
+    if (t.dtype !== "float32") {
+      throw new TranscoderError(
+        `${weightsPath}: tensor "${k}" has dtype ${t.dtype}, expected a float`,
+      );
+    }
+    params.set(k, t as Tensor<"float32">);
+  }
+  if (!params.has("b_dec_out")) {
+    // An SAE-shaped file without an output bias: the decoder adds none.
+    params.set("b_dec_out", {
+      dtype: "float32",
+      shape: [cfg.d_out],
+      data: new Float32Array(cfg.d_out),
+    });
+  }
+  const transcoder = new Transcoder(cfg, params, runtime, weightsPath);
+  let logSparsity: Tensor<"float32"> | undefined;
+  try {
+    const s = (await readSafetensors(join(dir, SAELENS_FILES.sparsity))).tensors.get("sparsity");
+    if (s && s.shape.length === 1 && s.shape[0] === cfg.d_sae) logSparsity = s as Tensor<"float32">;
+    else if (s) {
+      throw new TranscoderError(
+        `${
+          join(dir, SAELENS_FILES.sparsity)
+        }: "sparsity" has shape [${s.shape}], expected [${cfg.d_sae}]`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof TranscoderError) throw e;
+    if (!(/file not found/.test((e as Error).message))) throw e;
+  }
+  return { transcoder, path: dir, logSparsity };
+}
+
+/**
+ * Writes a transcoder folder (weights atomically; float16 storage on request).
+ *
+ * @example
+ * ```ts ignore
+ * await saveTranscoderFolder("out/layer_2", tc, { logSparsity, floatDtype: "F16" });
+ * ```
+ */
+export async function saveTranscoderFolder(
+  dir: string,
+  tc: Transcoder,
+  { logSparsity, floatDtype = "F32" }: {
+    logSparsity?: Tensor<"float32">;
+    floatDtype?: "F32" | "F16" | "BF16";
+  } = {},
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const cfg = {
+    architecture: "transcoder",
+    activation_fn_str: "relu",
+    apply_b_dec_to_input: true,
+    use_b_dec_out: true,
+    normalize_activations: "none",
+    ...tc.cfg,
+  };
+  await writeSafetensors(join(dir, SAELENS_FILES.weights), tc.params, { floatDtype });
+  if (logSparsity) {
+    await writeSafetensors(join(dir, SAELENS_FILES.sparsity), { sparsity: logSparsity });
+  }
+  await writeFileAtomic(
+    join(dir, SAELENS_FILES.cfg),
+    new TextEncoder().encode(JSON.stringify(cfg, null, 2) + "\n"),
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * The transcoder training step, the reference's recipe (Dunefsky et al., `sparse_autoencoder.py`
+ * and `train_sae_on_language_model.py`), as one graph:
+ *
+ * 1. Renormalise the decoder rows to unit L2 norm (the reference does it in place at the start
+ *    of every step; the normalised value is what is differentiated and updated).
+ * 2. `z = ReLU((x - b_dec) W_enc + b_enc)`, `y_hat = z W_dec + b_dec_out`.
+ * 3. `mse = mean((y_hat - y)^2 / ||y||)` (per element, divided by each target row's L2 norm).
+ * 4. `l1 = l1_coefficient * mean_batch sum_features |z|`.
+ * 5. Ghost gradients when some features are dead: `ghost_out = exp(hidden_pre[:, dead]) W_dec[dead]`,
+ *    rescaled to half the norm of the residual `y - y_hat` (the MLP-output residual: the
+ *    reference used the input x there, a bug we do not copy), `ghost = mean(rescale * (ghost_out
+ *    - residual)^2 / ||residual||)` with `rescale = mse_elem / (ghost_elem + 1e-6)` detached.
+ * 6. `loss = mse + l1 + ghost`; gradients; the component of each decoder row's gradient
+ *    parallel to the row is removed; Adam.
+ *
+ * Inputs: `x [B, d_in]`, `y [B, d_out]`, `dead_mask` bool `[d_sae]`, the parameters and Adam
+ * state. Extra outputs: `mse_loss`, `l1_loss`, `ghost_loss`, `l0`, `fired [d_sae]` (rows of the
+ * batch where each feature fired).
+ *
+ * @module
+ */
+import type { Graph } from "../graph/builder.ts";
+import type { Value } from "../graph/ir.ts";
+import type { AdamConfig } from "../train/optimizer.ts";
+import type { StepSpec } from "../train/train_step.ts";
+import { transcoderForward, type TranscoderParam, transcoderShapes } from "./transcoder.ts";
+
+/** Hyperparameters of the step. */
+export interface TranscoderStepOptions {
+  d_in: number;
+  d_sae: number;
+  d_out: number;
+  batch: number;
+  l1Coefficient: number;
+  useGhostGrads: boolean;
+  adam?: AdamConfig;
+}
+
+function rowNorm(g: Graph, v: Value): Value {
+  return g.sqrt(g.reduceSum(g.mul(v, v), [-1], true)); // [.., 1]
+}
+
+/** The step spec for `buildTrainStep` / `Trainer`. */
+export function transcoderStepSpec(o: TranscoderStepOptions): StepSpec {
+  const shapes = transcoderShapes(o);
+  return {
+    params: new Map(Object.entries(shapes)),
+    adam: o.adam ?? {},
+    noDecay: () => true,
+    prepare: (g, name, input) => (name === "W_dec" ? g.div(input, rowNorm(g, input)) : input),
+    transformGrad(g, name, grad, param) {
+      if (name !== "W_dec") return grad;
+      return g.sub(grad, g.mul(g.reduceSum(g.mul(grad, param), [-1], true), param));
+    },
+    forward(g, params) {
+      const p = Object.fromEntries(params) as Record<TranscoderParam, Value>;
+      const x = g.input("x", "float32", [o.batch, o.d_in]);
+      const y = g.input("y", "float32", [o.batch, o.d_out]);
+      const { hiddenPre, z, yHat } = transcoderForward(g, x, p);
+      const mseElem = g.div(g.pow(g.sub(yHat, y), g.scalar(2)), rowNorm(g, y)); // [B, d_out]
+      const mse = g.reduceMean(mseElem);
+      const l1 = g.mul(g.scalar(o.l1Coefficient), g.reduceMean(g.reduceSum(g.abs(z), [1])));
+      let loss = g.add(mse, l1);
+      const firedRows = g.cast(g.greater(z, g.scalar(0)), "float32"); // [B, d_sae]
+      const outputs: Record<string, Value> = {
+        mse_loss: mse,
+        l1_loss: l1,
+        l0: g.reduceMean(g.reduceSum(firedRows, [1])),
+        fired: g.reduceSum(firedRows, [0]),
+      };
+      if (o.useGhostGrads) {
+        const dead = g.input("dead_mask", "bool", [o.d_sae]);
+        const residual = g.sub(y, yHat); // [B, d_out]
+        const resDetached = g.stopGradient(residual);
+        // exp of the dead features' pre-activations only (alive ones contribute exactly 0).
+        const deadActs = g.exp(g.where(dead, hiddenPre, g.scalar(-1e4)));
+        let ghostOut = g.matmul(deadActs, p.W_dec); // [B, d_out]
+        const scale = g.stopGradient(
+          g.div(
+            rowNorm(g, residual),
+            g.add(g.mul(g.scalar(2), rowNorm(g, ghostOut)), g.scalar(1e-6)),
+          ),
+        );
+        ghostOut = g.mul(ghostOut, scale);
+        const ghostElem = g.div(
+          g.pow(g.sub(ghostOut, resDetached), g.scalar(2)),
+          rowNorm(g, resDetached),
+        );
+        const rescale = g.stopGradient(g.div(mseElem, g.add(ghostElem, g.scalar(1e-6))));
+        const anyDead = g.reduceMax(g.cast(dead, "float32")); // 0 when no feature is dead
+        const ghost = g.mul(anyDead, g.reduceMean(g.mul(rescale, ghostElem)));
+        loss = g.add(loss, ghost);
+        outputs.ghost_loss = ghost;
+      } else {
+        outputs.ghost_loss = g.scalar(0);
+      }
+      return { loss, outputs };
+    },
+  };
+}

@@ -1,0 +1,324 @@
+/**
+ * A transcoder: a wide, sparsely activating replacement for one MLP sublayer, trained to map
+ * the MLP's input (`blocks.{l}.ln2.hook_normalized`) to its output (`blocks.{l}.hook_mlp_out`):
+ *
+ * ```
+ * z     = ReLU((x - b_dec) W_enc + b_enc)      // [n, d_sae] feature activations
+ * y_hat = z W_dec + b_dec_out                  // [n, d_out]
+ * ```
+ *
+ * Parameters in the reference's names and shapes: `W_enc [d_in, d_sae]`, `b_enc [d_sae]`,
+ * `W_dec [d_sae, d_out]`, `b_dec [d_in]` (input side, subtracted from x), `b_dec_out [d_out]`.
+ *
+ * @module
+ */
+import type { Graph } from "../graph/builder.ts";
+import { Graph as GraphBuilder } from "../graph/builder.ts";
+import type { HookPoints } from "../graph/hooks.ts";
+import type { Value } from "../graph/ir.ts";
+import { type CompiledGraph, Runtime } from "../graph/session.ts";
+import type { MlpReplacementProvider } from "../model/hooked_model.ts";
+import { shapeStr, type Tensor } from "../tensor/tensor.ts";
+
+/** The configuration of a transcoder (SAELens-style names; extra provenance fields allowed). */
+export interface TranscoderConfig {
+  d_in: number;
+  d_sae: number;
+  d_out: number;
+  /** Input hook, e.g. `blocks.8.ln2.hook_normalized`. */
+  hook_name: string;
+  /** The layer whose MLP it replaces. */
+  hook_layer: number;
+  /** Output hook, e.g. `blocks.8.hook_mlp_out`. */
+  out_hook_name: string;
+  [key: string]: unknown;
+}
+
+/** The parameter names, in the reference's order. */
+export const TRANSCODER_PARAMS = ["W_enc", "b_enc", "W_dec", "b_dec", "b_dec_out"] as const;
+/** One parameter name. */
+export type TranscoderParam = typeof TRANSCODER_PARAMS[number];
+
+/** Shapes of the parameters for a config. */
+export function transcoderShapes(
+  cfg: Pick<TranscoderConfig, "d_in" | "d_sae" | "d_out">,
+): Record<TranscoderParam, number[]> {
+  return {
+    W_enc: [cfg.d_in, cfg.d_sae],
+    b_enc: [cfg.d_sae],
+    W_dec: [cfg.d_sae, cfg.d_out],
+    b_dec: [cfg.d_in],
+    b_dec_out: [cfg.d_out],
+  };
+}
+
+/** Raised for transcoder parameters or inputs of the wrong shape. */
+export class TranscoderError extends Error {
+  override name = "TranscoderError";
+}
+
+/** Feature activations of one row in sparse form: the active feature ids, ascending, and values. */
+export interface SparseActivations {
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+/**
+ * The transcoder as graph operations: returns the pre-activations `[.., d_sae]`, the feature
+ * activations `z` and the output `y_hat [.., d_out]` for an input `x [.., d_in]`; `hookActs`
+ * lets a hook point observe or patch `z`.
+ */
+export function transcoderForward(
+  g: Graph,
+  x: Value,
+  p: Record<TranscoderParam, Value>,
+  hookActs: (z: Value) => Value = (z) => z,
+): { hiddenPre: Value; z: Value; yHat: Value } {
+  const hiddenPre = g.add(g.matmul(g.sub(x, p.b_dec), p.W_enc), p.b_enc);
+  const z = hookActs(g.relu(hiddenPre));
+  const yHat = g.add(g.matmul(z, p.W_dec), p.b_dec_out);
+  return { hiddenPre, z, yHat };
+}
+
+/**
+ * A transcoder with host parameters; encode/decode run as compiled graphs (one per batch size).
+ *
+ * @example
+ * ```ts
+ * import { Transcoder } from "./transcoder.ts";
+ * const tc = Transcoder.random({ d_in: 4, d_sae: 8, d_out: 4, hook_name: "blocks.0.ln2.hook_normalized", hook_layer: 0, out_hook_name: "blocks.0.hook_mlp_out" }, 0);
+ * const x = { dtype: "float32" as const, shape: [2, 4], data: new Float32Array(8).fill(0.5) };
+ * const z = await tc.encode(x);        // [2, 8]
+ * const y = await tc.decode(z);        // [2, 4]
+ * ```
+ */
+export class Transcoder {
+  readonly cfg: TranscoderConfig;
+  readonly params: Map<TranscoderParam, Tensor<"float32">>;
+  readonly runtime: Runtime;
+  readonly #graphs = new Map<string, Promise<CompiledGraph>>();
+
+  constructor(
+    cfg: TranscoderConfig,
+    params: Map<string, Tensor<"float32">>,
+    runtime: Runtime = new Runtime(),
+    source = "transcoder",
+  ) {
+    const shapes = transcoderShapes(cfg);
+    for (const name of TRANSCODER_PARAMS) {
+      const t = params.get(name);
+      if (!t) {
+        throw new TranscoderError(
+          `${source}: missing parameter "${name}" ${shapeStr(shapes[name])}`,
+        );
+      }
+      if (t.shape.length !== shapes[name].length || t.shape.some((d, i) => d !== shapes[name][i])) {
+        throw new TranscoderError(
+          `${source}: parameter "${name}" has shape ${shapeStr(t.shape)}, expected ${
+            shapeStr(shapes[name])
+          }`,
+        );
+      }
+    }
+    this.cfg = cfg;
+    this.params = new Map(TRANSCODER_PARAMS.map((n) => [n, params.get(n)!]));
+    this.runtime = runtime;
+  }
+
+  /** Kaiming-uniform initialisation as the reference (torch's `kaiming_uniform_`), unit-norm decoder rows, zero biases. */
+  static random(cfg: TranscoderConfig, seed: number, runtime?: Runtime): Transcoder {
+    return new Transcoder(cfg, initialTranscoderParams(cfg, seed), runtime);
+  }
+
+  get W_enc(): Tensor<"float32"> {
+    return this.params.get("W_enc")!;
+  }
+  get b_enc(): Tensor<"float32"> {
+    return this.params.get("b_enc")!;
+  }
+  get W_dec(): Tensor<"float32"> {
+    return this.params.get("W_dec")!;
+  }
+  get b_dec(): Tensor<"float32"> {
+    return this.params.get("b_dec")!;
+  }
+  get b_dec_out(): Tensor<"float32"> {
+    return this.params.get("b_dec_out")!;
+  }
+  /** The layer whose MLP this transcoder replaces. */
+  get layer(): number {
+    return this.cfg.hook_layer;
+  }
+
+  #check(x: Tensor, width: number, what: string): number {
+    if (x.dtype !== "float32" || x.shape.length !== 2 || x.shape[1] !== width) {
+      throw new TranscoderError(
+        `${what}: expected a float32 [n, ${width}] tensor, got ${x.dtype} ${shapeStr(x.shape)}`,
+      );
+    }
+    return x.shape[0];
+  }
+
+  async #run(
+    kind: "encode" | "decode",
+    input: Tensor<"float32">,
+    n: number,
+  ): Promise<Tensor<"float32">> {
+    const key = `${kind}:${n}`;
+    let c = this.#graphs.get(key);
+    if (!c) {
+      const g = new GraphBuilder();
+      const p = {} as Record<TranscoderParam, Value>;
+      for (const [name, shape] of Object.entries(transcoderShapes(this.cfg))) {
+        p[name as TranscoderParam] = g.input(name, "float32", shape);
+      }
+      if (kind === "encode") {
+        g.output("z", transcoderForward(g, g.input("x", "float32", [n, this.cfg.d_in]), p).z);
+      } else {g.output(
+          "y",
+          g.add(g.matmul(g.input("z", "float32", [n, this.cfg.d_sae]), p.W_dec), p.b_dec_out),
+        );}
+      c = this.runtime.compile(g);
+      this.#graphs.set(key, c);
+    }
+    const feeds: Record<string, Tensor> = Object.fromEntries(this.params);
+    feeds[kind === "encode" ? "x" : "z"] = input;
+    const out = await (await c).run(feeds);
+    return out[kind === "encode" ? "z" : "y"] as Tensor<"float32">;
+  }
+
+  /** Dense feature activations `[n, d_sae]` of inputs `[n, d_in]`. */
+  async encode(x: Tensor<"float32">): Promise<Tensor<"float32">> {
+    return await this.#run("encode", x, this.#check(x, this.cfg.d_in, "encode()"));
+  }
+
+  /** Feature activations of inputs `[n, d_in]` as one (indices, values) pair per row. */
+  async encodeSparse(x: Tensor<"float32">): Promise<SparseActivations[]> {
+    return toSparse(await this.encode(x));
+  }
+
+  /** Outputs `[n, d_out]` from dense activations `[n, d_sae]` or sparse rows. */
+  async decode(z: Tensor<"float32"> | readonly SparseActivations[]): Promise<Tensor<"float32">> {
+    const dense = Array.isArray(z)
+      ? toDense(z as SparseActivations[], this.cfg.d_sae)
+      : z as Tensor<"float32">;
+    return await this.#run("decode", dense, this.#check(dense, this.cfg.d_sae, "decode()"));
+  }
+
+  /** Splices this transcoder into a model in place of its layer's MLP. */
+  asReplacement(): MlpReplacementProvider {
+    return transcoderReplacement(this);
+  }
+}
+
+/** Parameters initialised as the reference does (seeded). */
+export function initialTranscoderParams(
+  cfg: Pick<TranscoderConfig, "d_in" | "d_sae" | "d_out">,
+  seed: number,
+): Map<string, Tensor<"float32">> {
+  // torch.nn.init.kaiming_uniform_(W) with a=0: bound = sqrt(6 / fan_in), fan_in = W.shape[1].
+  let state = (seed ^ 0x5bd1e995) >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const kaiming = (rows: number, cols: number) => {
+    const bound = Math.sqrt(6 / cols);
+    const data = new Float32Array(rows * cols);
+    for (let i = 0; i < data.length; i++) data[i] = (2 * uniform() - 1) * bound;
+    return { dtype: "float32" as const, shape: [rows, cols], data };
+  };
+  const W_dec = kaiming(cfg.d_sae, cfg.d_out);
+  normalizeRows(W_dec.data, cfg.d_out);
+  const zeros = (n: number) => ({
+    dtype: "float32" as const,
+    shape: [n],
+    data: new Float32Array(n),
+  });
+  return new Map<string, Tensor<"float32">>([
+    ["W_enc", kaiming(cfg.d_in, cfg.d_sae)],
+    ["b_enc", zeros(cfg.d_sae)],
+    ["W_dec", W_dec],
+    ["b_dec", zeros(cfg.d_in)],
+    ["b_dec_out", zeros(cfg.d_out)],
+  ]);
+}
+
+/** Scales each row of a row-major matrix with `cols` columns to unit L2 norm, in place. */
+export function normalizeRows(data: Float32Array, cols: number): void {
+  for (let r = 0; r < data.length / cols; r++) {
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += data[r * cols + j] ** 2;
+    const inv = 1 / Math.sqrt(s);
+    for (let j = 0; j < cols; j++) data[r * cols + j] *= inv;
+  }
+}
+
+/** Dense `[n, d_sae]` activations to sparse rows. */
+export function toSparse(z: Tensor<"float32">): SparseActivations[] {
+  const [n, d] = z.shape;
+  const rows: SparseActivations[] = [];
+  for (let r = 0; r < n; r++) {
+    const row = z.data.subarray(r * d, (r + 1) * d);
+    let nnz = 0;
+    for (let j = 0; j < d; j++) if (row[j] !== 0) nnz++;
+    const indices = new Int32Array(nnz), values = new Float32Array(nnz);
+    let k = 0;
+    for (let j = 0; j < d; j++) {
+      if (row[j] !== 0) {
+        indices[k] = j;
+        values[k++] = row[j];
+      }
+    }
+    rows.push({ indices, values });
+  }
+  return rows;
+}
+
+/** Sparse rows to dense `[n, d_sae]` activations; ids must be in range. */
+export function toDense(rows: readonly SparseActivations[], dSae: number): Tensor<"float32"> {
+  const data = new Float32Array(rows.length * dSae);
+  rows.forEach((r, i) => {
+    r.indices.forEach((j, k) => {
+      if (!(j >= 0 && j < dSae)) {
+        throw new RangeError(`feature ${j} out of range for d_sae ${dSae}`);
+      }
+      data[i * dSae + j] = r.values[k];
+    });
+  });
+  return { dtype: "float32", shape: [rows.length, dSae], data };
+}
+
+/**
+ * A model-splicing provider: the layer's MLP output becomes the transcoder's `y_hat`, computed
+ * from the MLP input, and the feature activations are the hook `blocks.{l}.transcoder.hook_acts`
+ * (`[batch, pos, d_sae]`).
+ */
+export function transcoderReplacement(tc: Transcoder): MlpReplacementProvider {
+  const shapes = transcoderShapes(tc.cfg);
+  return {
+    key: `transcoder:${tc.cfg.d_in}x${tc.cfg.d_sae}x${tc.cfg.d_out}`,
+    hookNames: (l) => [`blocks.${l}.transcoder.hook_acts`],
+    build(g: Graph, x: Value, layer: number, hooks: HookPoints, param) {
+      if (x.shape[x.shape.length - 1] !== tc.cfg.d_in) {
+        throw new TranscoderError(
+          `transcoder d_in ${tc.cfg.d_in} does not match the model's d_model ${
+            x.shape[x.shape.length - 1]
+          }`,
+        );
+      }
+      const p = {} as Record<TranscoderParam, Value>;
+      for (const name of TRANSCODER_PARAMS) p[name] = param(name, shapes[name]);
+      return transcoderForward(
+        g,
+        x,
+        p,
+        (z) => hooks.hook(`blocks.${layer}.transcoder.hook_acts`, z),
+      ).yHat;
+    },
+    params: () => tc.params,
+  };
+}
