@@ -17,3 +17,6 @@ export * from "./lib/formats/mod.ts";
 export * from "./lib/graph/mod.ts";
 export * from "./lib/tokenizer/mod.ts";
 export * from "./lib/model/mod.ts";
+export * from "./lib/train/mod.ts";
+export * from "./lib/transcoder/mod.ts";
+export * from "./lib/circuits/mod.ts";

@@ -1,0 +1,136 @@
+/**
+ * Feature filters and path filters (the reference's `FeatureFilter`, `FilterType` and
+ * `get_paths_via_filter`): select feature vectors by layer, sublayer, token (any comparison) and
+ * by the kind of their last component (equal or not equal), and paths by an infix, a forbidden
+ * infix or a suffix of filters.
+ *
+ * @module
+ */
+import type { ComponentType, FeatureType, FeatureVector, Sublayer } from "./feature_vector.ts";
+
+/** A comparison: `eq`, `ne`, `gt`, `ge`, `lt`, `le` (value op filter value). */
+export type FilterOp = "eq" | "ne" | "gt" | "ge" | "lt" | "le";
+
+/**
+ * Conditions on a feature vector; every field given must hold. `layer` and `token` accept any
+ * comparison; the others (sublayer and the last component's type, head, feature type and index)
+ * only `eq` and `ne`.
+ */
+export interface FeatureFilter {
+  layer?: number;
+  layerOp?: FilterOp;
+  sublayer?: Sublayer;
+  sublayerOp?: "eq" | "ne";
+  token?: number;
+  tokenOp?: FilterOp;
+  type?: ComponentType;
+  typeOp?: "eq" | "ne";
+  head?: number;
+  headOp?: "eq" | "ne";
+  featureType?: FeatureType;
+  featureTypeOp?: "eq" | "ne";
+  featureIndex?: number;
+  featureIndexOp?: "eq" | "ne";
+}
+
+function compare<T extends number | string>(
+  value: T | undefined,
+  op: FilterOp,
+  target: T,
+): boolean {
+  if (op === "eq") return value === target;
+  if (op === "ne") return value !== target;
+  if (value === undefined) return false;
+  switch (op) {
+    case "gt":
+      return value > target;
+    case "ge":
+      return value >= target;
+    case "lt":
+      return value < target;
+    case "le":
+      return value <= target;
+  }
+}
+
+/**
+ * Whether a feature vector satisfies a filter.
+ *
+ * @example
+ * ```ts
+ * import { matchesFilter } from "./filters.ts";
+ * const fv = { componentPath: [{ layer: 2, type: "attn" as const, head: 1, token: 4 }], vector: new Float64Array(0), layer: 2, sublayer: "resid_pre" as const, token: 4, error: 0 };
+ * matchesFilter({ layer: 1, layerOp: "gt", type: "attn" }, fv); // true
+ * ```
+ */
+export function matchesFilter(f: FeatureFilter, fv: FeatureVector): boolean {
+  const last = fv.componentPath[fv.componentPath.length - 1];
+  if (f.layer !== undefined && !compare(fv.layer, f.layerOp ?? "eq", f.layer)) return false;
+  if (f.token !== undefined && !compare(fv.token, f.tokenOp ?? "eq", f.token)) return false;
+  const eqNe = <T extends number | string>(
+    value: T | undefined,
+    op: "eq" | "ne" | undefined,
+    target: T | undefined,
+    name: string,
+  ) => {
+    if (target === undefined) return true;
+    if (op !== undefined && op !== "eq" && op !== "ne") {
+      throw new RangeError(`filter ${name}Op must be "eq" or "ne", got "${op}"`);
+    }
+    return compare(value, op ?? "eq", target);
+  };
+  return eqNe(fv.sublayer, f.sublayerOp, f.sublayer, "sublayer") &&
+    eqNe(last?.type, f.typeOp, f.type, "type") &&
+    eqNe(last?.head, f.headOp, f.head, "head") &&
+    eqNe(last?.featureType, f.featureTypeOp, f.featureType, "featureType") &&
+    eqNe(last?.featureIndex, f.featureIndexOp, f.featureIndex, "featureIndex");
+}
+
+/** Whether the filters match a contiguous run of the path's nodes. */
+function hasInfix(path: readonly FeatureVector[], filters: readonly FeatureFilter[]): boolean {
+  for (let i = 0; i + filters.length <= path.length; i++) {
+    if (filters.every((f, j) => matchesFilter(f, path[i + j]))) return true;
+  }
+  return false;
+}
+
+/** Options of `pathsViaFilter`. */
+export interface PathFilterOptions {
+  /** Keep paths with a contiguous run of nodes matching these filters. */
+  infix?: readonly FeatureFilter[];
+  /** Drop paths with such a run. */
+  notInfix?: readonly FeatureFilter[];
+  /** Keep paths whose last nodes match these filters. */
+  suffix?: readonly FeatureFilter[];
+}
+
+/**
+ * Paths (nested lists, as greedy search returns them, are flattened) that satisfy the filters.
+ *
+ * @example
+ * ```ts ignore
+ * pathsViaFilter(allPaths, { notInfix: [{ layer: 2, featureType: "tc" }], suffix: [{ layer: 0 }] });
+ * ```
+ */
+export function pathsViaFilter(
+  paths: readonly (readonly FeatureVector[])[] | readonly (readonly (readonly FeatureVector[])[])[],
+  { infix, notInfix, suffix }: PathFilterOptions = {},
+): FeatureVector[][] {
+  return flattenPaths(paths).filter((p) =>
+    (!infix || hasInfix(p, infix)) &&
+    (!notInfix || !hasInfix(p, notInfix)) &&
+    (!suffix || (suffix.length <= p.length && suffix.every((f, j) =>
+      matchesFilter(f, p[p.length - suffix.length + j])
+    )))
+  );
+}
+
+/** Flattens the per-iteration lists of paths that greedy search returns. */
+export function flattenPaths(paths: readonly unknown[]): FeatureVector[][] {
+  const out: FeatureVector[][] = [];
+  for (const x of paths) {
+    if (Array.isArray(x) && x.length > 0 && Array.isArray(x[0])) out.push(...flattenPaths(x));
+    else if (Array.isArray(x)) out.push(x as FeatureVector[]);
+  }
+  return out;
+}
