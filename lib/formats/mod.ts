@@ -5,3 +5,6 @@
  */
 export * from "./safetensors.ts";
 export * from "./half.ts";
+export * from "./zip.ts";
+export * from "./pickle.ts";
+export * from "./torch_pt.ts";

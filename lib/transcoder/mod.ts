@@ -11,3 +11,4 @@ export * from "./training_step.ts";
 export * from "./train_transcoder.ts";
 export * from "./evals.ts";
 export * from "./load.ts";
+export * from "./reference_pt.ts";

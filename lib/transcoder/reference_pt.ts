@@ -15,8 +15,8 @@
  * @module
  */
 import { existsSync } from "node:fs";
-import { isRecord } from "../formats/pickle.ts";
-import { isTensor, readTorchCheckpoint } from "../formats/torch_pt.ts";
+import { isPickleRecord } from "../formats/pickle.ts";
+import { isHostTensor, readTorchCheckpoint } from "../formats/torch_pt.ts";
 import type { Runtime } from "../graph/session.ts";
 import { shapeStr, type Tensor, toFloat32, toNested } from "../tensor/tensor.ts";
 import { type LoadedTranscoder, parseTranscoderConfig } from "./saelens_folder.ts";
@@ -50,7 +50,15 @@ export function sparsitySidecarPath(path: string): string {
   return path.replace(/\.pt$/, "") + SPARSITY_SIDECAR_SUFFIX;
 }
 
-/** Whether a path names a reference checkpoint (`.pt`, not a sparsity sidecar). */
+/**
+ * Whether a path names a reference checkpoint (`.pt`, not a sparsity sidecar).
+ *
+ * @example
+ * ```ts
+ * import { isReferenceCheckpointPath } from "./reference_pt.ts";
+ * isReferenceCheckpointPath("x_24576_log_feature_sparsity.pt"); // false
+ * ```
+ */
 export function isReferenceCheckpointPath(path: string): boolean {
   return path.endsWith(".pt") && !path.endsWith(SPARSITY_SIDECAR_SUFFIX);
 }
@@ -66,7 +74,7 @@ function toJsonable(v: unknown): unknown {
     return Object.fromEntries([...v].map(([k, x]) => [String(k), toJsonable(x)]));
   }
   if (v instanceof Uint8Array) return Array.from(v);
-  if (isTensor(v)) return toNested(v);
+  if (isHostTensor(v)) return toNested(v);
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsonable(x)]));
 }
 
@@ -99,7 +107,7 @@ export function transcoderFromReferenceCheckpoint(
   }
   const m = ckpt as Map<string, unknown>;
   const rawCfg = m.get("cfg");
-  if (!isRecord(rawCfg) && !(rawCfg instanceof Map)) fail(`"cfg" is not a config object`);
+  if (!isPickleRecord(rawCfg) && !(rawCfg instanceof Map)) fail(`"cfg" is not a config object`);
   const fields = toJsonable(rawCfg) as Record<string, unknown>;
   delete fields.__class__;
   const cfg: TranscoderConfig = parseTranscoderConfig(fields, `${source}: cfg`);
@@ -124,7 +132,7 @@ export function transcoderFromReferenceCheckpoint(
   const params = new Map<string, Tensor<"float32">>();
   for (const name of TRANSCODER_PARAMS) {
     const t = sd.get(name);
-    if (!isTensor(t)) return fail(`state_dict "${name}" is not a tensor`);
+    if (!isHostTensor(t)) return fail(`state_dict "${name}" is not a tensor`);
     if (t.dtype !== "float32" && t.dtype !== "float64") {
       fail(`state_dict "${name}" has dtype ${t.dtype}, expected a floating-point tensor`);
     }
@@ -162,7 +170,7 @@ export async function readSparsitySidecar(path: string, dSae: number): Promise<T
     }
     v = v.get("freqs");
   }
-  if (!isTensor(v) || (v.dtype !== "float32" && v.dtype !== "float64")) {
+  if (!isHostTensor(v) || (v.dtype !== "float32" && v.dtype !== "float64")) {
     throw new TranscoderError(
       `${path}: expected a float tensor [${dSae}] of log10 feature frequencies`,
     );

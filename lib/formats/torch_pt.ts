@@ -1,0 +1,427 @@
+/**
+ * PyTorch checkpoints (`torch.save`, PyTorch >= 1.6): a zip archive holding `<archive>/data.pkl`
+ * (the pickled object) and one file `<archive>/data/<key>` of raw little-endian bytes per
+ * storage; the archive folder's name varies (the file's stem, or `archive`).
+ *
+ * The pickle is read by the restricted unpickler of pickle.ts, so loading never runs code. On top
+ * of its built-in globals this module allows exactly the torch names a checkpoint of tensors
+ * uses, each interpreted here:
+ * - persistent ids `('storage', torch.<T>Storage, key, location, numel)` → the storage's bytes;
+ * - `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, meta])`
+ *   and `_rebuild_tensor` (v1) → a host Tensor holding a contiguous row-major copy of the strided
+ *   view (size, stride and offset are checked against the storage; an error names the tensor by
+ *   its path in the object, e.g. `state_dict.W_enc`);
+ * - `torch._utils._rebuild_parameter` (and `_rebuild_parameter_with_state`) → the tensor;
+ * - `torch.device(...)` → its string (`"cpu"`, `"cuda:0"`); dtypes such as `torch.float32` → the
+ *   string `"torch.float32"`; `torch.Size(...)` → an array.
+ *
+ * Storage types: Float → float32; Half and BFloat16 → float32 (exact); Double → float64;
+ * Int → int32; Long → int64; Short, Char, Byte → int32; Bool → bool. Devices are ignored (every
+ * tensor lands in host memory). The legacy pre-1.6 format (a bare pickle stream) is refused.
+ *
+ * @module
+ */
+import {
+  allocate,
+  type DataOf,
+  type DType,
+  shapeStr,
+  sizeOf,
+  stridesOf,
+  type Tensor,
+  type TypedArray,
+} from "../tensor/tensor.ts";
+import { bf16ToF32, f16ToF32 } from "./half.ts";
+import {
+  type GlobalHandler,
+  isPickleRecord,
+  PickleError,
+  PickleGlobal,
+  pickleTypeName,
+  unpickle,
+} from "./pickle.ts";
+import { looksLikeZip, readZip, ZipError } from "./zip.ts";
+
+/** Raised for an unreadable, malformed or refused checkpoint; the message names the file. */
+export class PtFormatError extends Error {
+  override name = "PtFormatError";
+}
+
+/** Options of {@linkcode readTorchCheckpoint}. */
+export interface TorchCheckpointOptions {
+  /** Classes (`module.Name`) whose pickled instances become plain records of their fields. */
+  recordClasses?: Iterable<string>;
+  /** Names the checkpoint in error messages (default: the path, or `<bytes>`). */
+  source?: string;
+}
+
+type StorageKind = { dtype: DType; bytes: number; decode: (raw: Uint8Array) => TypedArray };
+
+function view<T>(
+  ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number },
+  raw: Uint8Array,
+): T {
+  const k = ctor.BYTES_PER_ELEMENT;
+  const src = raw.byteOffset % k === 0 ? raw : raw.slice();
+  return new ctor(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength / k);
+}
+
+const widen = (a: ArrayLike<number>): Int32Array => Int32Array.from(a);
+
+/** The storage classes a checkpoint may name, with their host dtype and element size. */
+export const TORCH_STORAGES: Readonly<Record<string, StorageKind>> = {
+  FloatStorage: { dtype: "float32", bytes: 4, decode: (r) => view(Float32Array, r) },
+  HalfStorage: { dtype: "float32", bytes: 2, decode: (r) => f16ToF32(view(Uint16Array, r)) },
+  BFloat16Storage: { dtype: "float32", bytes: 2, decode: (r) => bf16ToF32(view(Uint16Array, r)) },
+  DoubleStorage: { dtype: "float64", bytes: 8, decode: (r) => view(Float64Array, r) },
+  IntStorage: { dtype: "int32", bytes: 4, decode: (r) => view(Int32Array, r) },
+  LongStorage: { dtype: "int64", bytes: 8, decode: (r) => view(BigInt64Array, r) },
+  ShortStorage: { dtype: "int32", bytes: 2, decode: (r) => widen(view(Int16Array, r)) },
+  CharStorage: { dtype: "int32", bytes: 1, decode: (r) => widen(view(Int8Array, r)) },
+  ByteStorage: { dtype: "int32", bytes: 1, decode: (r) => widen(r) },
+  BoolStorage: { dtype: "bool", bytes: 1, decode: (r) => r.map((b) => (b ? 1 : 0)) },
+};
+
+const TORCH_DTYPES = [
+  "float16",
+  "float32",
+  "float64",
+  "bfloat16",
+  "int8",
+  "int16",
+  "int32",
+  "int64",
+  "uint8",
+  "bool",
+  "complex64",
+  "complex128",
+];
+
+/** One storage of the archive, decoded to host values. */
+class TorchStorage {
+  uses = 0;
+  constructor(
+    readonly key: string,
+    readonly kind: string,
+    readonly dtype: DType,
+    readonly data: TypedArray,
+  ) {}
+}
+
+/** A tensor view waiting to be copied out of its storage (done after unpickling, with its path). */
+class PendingTensor {
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: number,
+    readonly size: readonly number[],
+    readonly stride: readonly number[],
+  ) {}
+}
+
+function intList(v: unknown, what: string): number[] {
+  if (!Array.isArray(v)) throw new Error(`${what} is ${pickleTypeName(v)}, not a tuple`);
+  return v.map((x) => Number(x));
+}
+
+function rebuildTensor(args: unknown[]): PendingTensor {
+  const [storage, offset, size, stride] = args;
+  if (!(storage instanceof TorchStorage)) {
+    throw new Error(`storage argument is ${pickleTypeName(storage)}, not a storage`);
+  }
+  if (args.length < 4) throw new Error(`expected at least 4 arguments, got ${args.length}`);
+  storage.uses++;
+  return new PendingTensor(
+    storage,
+    Number(offset),
+    intList(size, "size"),
+    intList(stride, "stride"),
+  );
+}
+
+/** The torch globals a checkpoint may name, each interpreted by our code. */
+export const TORCH_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
+  "torch._utils._rebuild_tensor_v2": { reduce: rebuildTensor },
+  "torch._utils._rebuild_tensor": { reduce: rebuildTensor },
+  "torch._utils._rebuild_parameter": { reduce: (args) => args[0] },
+  "torch._utils._rebuild_parameter_with_state": { reduce: (args) => args[0] },
+  "torch.device": {
+    reduce(args) {
+      const [type, index] = args;
+      if (typeof type !== "string") throw new Error(`device type is ${pickleTypeName(type)}`);
+      return index === undefined || index === null ? type : `${type}:${index}`;
+    },
+  },
+  "torch.Size": { reduce: (args) => intList(args[0] ?? [], "torch.Size") },
+  ...Object.fromEntries(Object.keys(TORCH_STORAGES).map((k) => [`torch.${k}`, {}])),
+  ...Object.fromEntries(TORCH_DTYPES.map((d) => [`torch.${d}`, { value: `torch.${d}` }])),
+};
+
+/**
+ * Whether a value is a host tensor (as this module returns them).
+ *
+ * @example
+ * ```ts
+ * import { isHostTensor } from "./torch_pt.ts";
+ * isHostTensor({ dtype: "float32", shape: [1], data: new Float32Array(1) }); // true
+ * ```
+ */
+export function isHostTensor(v: unknown): v is Tensor {
+  return typeof v === "object" && v !== null && typeof (v as Tensor).dtype === "string" &&
+    Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function childPath(path: string, key: unknown): string {
+  if (typeof key === "string" && IDENT.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${typeof key === "string" ? JSON.stringify(key) : String(key)}]`;
+}
+
+/** Largest view (elements) allowed to exceed its storage by repeating elements (zero strides). */
+const MAX_EXPANDED = 1 << 24;
+
+/** Copies a strided view into a contiguous row-major tensor, checking it fits its storage. */
+function realize(p: PendingTensor, name: string, source: string): Tensor {
+  const { storage, offset, size, stride } = p;
+  const fail = (msg: string): never => {
+    throw new PtFormatError(
+      `${source}: tensor ${name || "(root)"}: ${msg} (size ${shapeStr(size)}, stride ${
+        shapeStr(stride)
+      }, offset ${offset}, storage "${storage.key}" of ${storage.data.length} elements)`,
+    );
+  };
+  if (size.length !== stride.length) {
+    fail(`size has ${size.length} dimensions but stride ${stride.length}`);
+  }
+  if (size.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    fail("size is not a list of integers >= 0");
+  }
+  if (stride.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    fail("stride is not a list of integers >= 0");
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0) fail("offset is not an integer >= 0");
+  const n = sizeOf(size);
+  const numel = storage.data.length;
+  if (n > numel && n > MAX_EXPANDED) {
+    fail(
+      `the view has ${n} elements, more than its storage and than ${MAX_EXPANDED}: refusing to expand it`,
+    );
+  }
+  if (n === 0) {
+    if (offset > numel) fail("offset lies past the end of the storage");
+  } else {
+    let last = offset;
+    for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
+    if (last >= numel) fail(`the view reaches element ${last}, past the end of the storage`);
+  }
+  const dtype = storage.dtype;
+  const src = storage.data;
+  const rowMajor = stridesOf(size);
+  const contiguous = size.every((d, i) => d === 1 || stride[i] === rowMajor[i]);
+  if (contiguous) {
+    if (offset === 0 && n === numel && storage.uses === 1) {
+      return { dtype, shape: [...size], data: src };
+    }
+    return { dtype, shape: [...size], data: src.slice(offset, offset + n) as DataOf[DType] };
+  }
+  const out = allocate(dtype, n);
+  // deno-lint-ignore no-explicit-any
+  const s = src as any, d = out as any;
+  const r = size.length;
+  const idx = new Array<number>(r).fill(0);
+  let off = offset;
+  for (let o = 0; o < n; o++) {
+    d[o] = s[off];
+    for (let a = r - 1; a >= 0; a--) {
+      if (++idx[a] < size[a]) {
+        off += stride[a];
+        break;
+      }
+      off -= (size[a] - 1) * stride[a];
+      idx[a] = 0;
+    }
+  }
+  return { dtype, shape: [...size], data: out };
+}
+
+/** Replaces every pending tensor in the unpickled object by its host tensor, in place. */
+function materialize(root: unknown, source: string): unknown {
+  const done = new Map<PendingTensor, Tensor>();
+  const seen = new Set<object>();
+  const visit = (v: unknown, path: string): unknown => {
+    if (v instanceof PendingTensor) {
+      let t = done.get(v);
+      if (!t) done.set(v, t = realize(v, path, source));
+      return t;
+    }
+    if (v instanceof TorchStorage) {
+      return { dtype: v.dtype, shape: [v.data.length], data: v.data.slice() } as Tensor;
+    }
+    if (typeof v !== "object" || v === null || seen.has(v)) return v;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = visit(v[i], `${path}[${i}]`);
+    } else if (v instanceof Map) {
+      for (const [k, x] of v) v.set(k, visit(x, childPath(path, k)));
+    } else if (v instanceof Set) {
+      const items = [...v];
+      v.clear();
+      items.forEach((x, i) => v.add(visit(x, `${path}{${i}}`)));
+    } else if (isPickleRecord(v)) {
+      for (const k of Object.keys(v)) v[k] = visit(v[k], childPath(path, k));
+    }
+    return v;
+  };
+  return visit(root, "");
+}
+
+/** The first bytes of the legacy format: a pickled magic number 0x1950a86a20f9469cfc6c. */
+const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+function isLegacy(bytes: Uint8Array): boolean {
+  if (bytes.length >= 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar") {
+    return true;
+  }
+  return bytes[0] === 0x80 && LEGACY_MAGIC.every((b, i) => bytes[2 + i] === b);
+}
+
+/** Finds the archive folder: the single top-level folder holding `data.pkl`. */
+function archivePrefix(files: Map<string, Uint8Array>, source: string): string {
+  const tops = new Set([...files.keys()].map((n) => n.split("/")[0]));
+  const withPickle = [...tops].filter((t) => files.has(`${t}/data.pkl`));
+  if (withPickle.length === 0) {
+    throw new PtFormatError(
+      `${source}: no <archive>/data.pkl in the zip (entries: ${
+        [...files.keys()].slice(0, 5).join(", ")
+      }): not a torch.save checkpoint`,
+    );
+  }
+  if (tops.size !== 1) {
+    throw new PtFormatError(
+      `${source}: expected one top-level folder in the zip, found ${[...tops].sort().join(", ")}`,
+    );
+  }
+  return withPickle[0];
+}
+
+/**
+ * Parses checkpoint bytes (a `torch.save` zip) into plain values with host tensors.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseTorchCheckpoint } from "./torch_pt.ts";
+ * const obj = parseTorchCheckpoint(await Deno.readFile("model.pt"), { source: "model.pt" });
+ * ```
+ */
+export function parseTorchCheckpoint(
+  bytes: Uint8Array,
+  options: TorchCheckpointOptions = {},
+): unknown {
+  const source = options.source ?? "<bytes>";
+  if (!looksLikeZip(bytes)) {
+    if (isLegacy(bytes)) {
+      throw new PtFormatError(
+        `${source}: legacy (pre-1.6) torch.save format is not supported; re-save with torch >= 1.6`,
+      );
+    }
+    if (bytes[0] === 0x80) {
+      throw new PtFormatError(
+        `${source}: a bare pickle stream, not a torch.save zip archive (legacy (pre-1.6) torch.save format is not supported; re-save with torch >= 1.6)`,
+      );
+    }
+    throw new PtFormatError(
+      `${source}: not a PyTorch checkpoint (not a zip archive, ${bytes.length} bytes)`,
+    );
+  }
+  try {
+    const files = readZip(bytes, source);
+    const prefix = archivePrefix(files, source);
+    const order = files.get(`${prefix}/byteorder`);
+    if (order && new TextDecoder().decode(order).trim() !== "little") {
+      throw new PtFormatError(
+        `${source}: ${prefix}/byteorder says "${
+          new TextDecoder().decode(order).trim()
+        }"; only little-endian checkpoints are supported`,
+      );
+    }
+    const storages = new Map<string, TorchStorage>();
+    const persistentLoad = (pid: unknown): TorchStorage => {
+      if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) {
+        throw new Error(
+          `persistent id ${pickleTypeName(pid)} is not ('storage', type, key, location, numel)`,
+        );
+      }
+      const [, type, key, , numelRaw] = pid;
+      const kindName = type instanceof PickleGlobal && type.module === "torch" ? type.name : "";
+      const kind = TORCH_STORAGES[kindName];
+      if (!kind) throw new Error(`storage type ${pickleTypeName(type)} is not supported`);
+      if (typeof key !== "string") {
+        throw new Error(`storage key is ${pickleTypeName(key)}, not a string`);
+      }
+      const numel = Number(numelRaw);
+      if (!Number.isSafeInteger(numel) || numel < 0) {
+        throw new Error(`storage "${key}": numel ${String(numelRaw)} is not an integer >= 0`);
+      }
+      const cacheKey = `${key}\u0000${kindName}`;
+      let st = storages.get(cacheKey);
+      if (!st) {
+        const path = `${prefix}/data/${key}`;
+        const raw = files.get(path);
+        if (!raw) throw new Error(`storage "${key}" (${path}) is missing from the archive`);
+        if (raw.length !== numel * kind.bytes) {
+          throw new Error(
+            `storage "${key}" (${path}) holds ${raw.length} bytes, but ${numel} ${kindName} elements need ${
+              numel * kind.bytes
+            }`,
+          );
+        }
+        st = new TorchStorage(key, kindName, kind.dtype, kind.decode(raw));
+        storages.set(cacheKey, st);
+      }
+      return st;
+    };
+    const value = unpickle(files.get(`${prefix}/data.pkl`)!, {
+      source: `${source} (${prefix}/data.pkl)`,
+      globals: TORCH_GLOBALS,
+      recordClasses: options.recordClasses,
+      persistentLoad,
+    });
+    return materialize(value, source);
+  } catch (e) {
+    if (e instanceof PtFormatError) throw e;
+    if (e instanceof ZipError || e instanceof PickleError) {
+      throw new PtFormatError(e.message, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Reads a `torch.save` checkpoint (a path or its bytes) without executing any of it: the
+ * unpickled object, with tensors as host Tensors, dicts as Maps and record classes as
+ * `{ __class__, ...fields }`.
+ *
+ * @example
+ * ```ts ignore
+ * import { readTorchCheckpoint } from "./torch_pt.ts";
+ * const ckpt = await readTorchCheckpoint("final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576.pt", {
+ *   recordClasses: ["sae_training.config.LanguageModelSAERunnerConfig"],
+ * }) as Map<string, unknown>;
+ * (ckpt.get("state_dict") as Map<string, unknown>).get("W_enc"); // { dtype: "float32", shape: [768, 24576], ... }
+ * ```
+ */
+export async function readTorchCheckpoint(
+  pathOrBytes: string | Uint8Array,
+  options: TorchCheckpointOptions = {},
+): Promise<unknown> {
+  if (typeof pathOrBytes !== "string") return parseTorchCheckpoint(pathOrBytes, options);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(pathOrBytes);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new PtFormatError(`${pathOrBytes}: file not found`);
+    }
+    throw e;
+  }
+  return parseTorchCheckpoint(bytes, { ...options, source: options.source ?? pathOrBytes });
+}
