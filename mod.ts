@@ -20,3 +20,4 @@ export * from "./lib/model/mod.ts";
 export * from "./lib/train/mod.ts";
 export * from "./lib/transcoder/mod.ts";
 export * from "./lib/circuits/mod.ts";
+export * from "./lib/weights/mod.ts";
