@@ -112,7 +112,8 @@ export interface RunWithCacheOptions {
 interface Compiled {
   compiled: CompiledGraph;
   paramNames: string[];
-  providerParams: Map<string, { provider: MlpReplacementProvider; name: string }>;
+  /** Graph inputs of replacement parameters: which set (primary or compared), layer and name. */
+  providerParams: Map<string, { compare: boolean; layer: number; name: string }>;
 }
 
 const GRAPH_LOSS = "loss:mean", GRAPH_LOSS_TOKENS = "loss:per_token", GRAPH_LOGITS = "logits";
@@ -405,7 +406,12 @@ export class HookedModel {
     const { compiled, paramNames, providerParams } = await entry;
     const feeds: Record<string, Tensor> = { tokens: batch };
     for (const n of paramNames) feeds[n] = this.weights.get(n)!;
-    for (const [inputName, { provider, name }] of providerParams) {
+    // The compiled graph is shared by every replacement of the same structure: feed the
+    // parameters of the providers of this request.
+    for (const [inputName, { compare, layer, name }] of providerParams) {
+      const provider = (compare ? req.compareWith : replacements)?.get(
+        layer,
+      ) as MlpReplacementProvider;
       const t = provider.params().get(name);
       if (!t) throw new RangeError(`MLP replacement "${provider.key}" has no parameter "${name}"`);
       feeds[inputName] = t;
@@ -488,7 +494,7 @@ export class HookedModel {
     for (const [n, x] of patches) patchSpecs.set(n, { mode: x.mode, shape: x.value.shape });
     const hooks = new HookPoints(g, names, patchSpecs);
     const weights = new WeightInputs(g, expectedShapes(this.cfg, !this.processing.fold_ln));
-    const providerParams = new Map<string, { provider: MlpReplacementProvider; name: string }>();
+    const providerParams = new Map<string, { compare: boolean; layer: number; name: string }>();
     const buildReplacements = (set: MlpReplacements, prefix: string) => {
       const built = new Map<number, MlpReplacement>();
       for (const [l, r] of set) {
@@ -499,7 +505,7 @@ export class HookedModel {
         built.set(l, (g2, x, layer, h) =>
           r.build(g2, x, layer, h, (name, shape) => {
             const inputName = `${prefix}blocks.${layer}.replacement.${name}`;
-            providerParams.set(inputName, { provider: r, name });
+            providerParams.set(inputName, { compare: prefix !== "", layer, name });
             return g2.input(inputName, "float32", shape);
           }));
       }

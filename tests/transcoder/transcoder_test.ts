@@ -223,3 +223,23 @@ Deno.test("SAELens-style folders round-trip, in float32 and float16", async () =
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("two transcoders of the same shape share a compiled graph but each computes with its own weights", async () => {
+  const model = modelFromStateDict(cfg, randomStateDict(cfg, 8, 0.2));
+  const [a, b] = [randomTranscoder(1, 11), randomTranscoder(1, 12)];
+  const tokens = [[0, 5, 9, 2, 7, 1]];
+  const lossWith = (tc: Transcoder) =>
+    model.loss(tokens, { mlpReplacements: new Map([[1, tc.asReplacement()]]) });
+  const klWith = async (tc: Transcoder) =>
+    (await model.forward(tokens, { loss: "mean", compareWith: new Map([[1, tc.asReplacement()]]) }))
+      .kl!;
+  const [la, lb, ka, kb] = [await lossWith(a), await lossWith(b), await klWith(a), await klWith(b)];
+  assert.notEqual(la, lb);
+  assert.notEqual(ka, kb);
+  // Each equals a run in a fresh model that never saw the other transcoder.
+  const fresh = modelFromStateDict(cfg, randomStateDict(cfg, 8, 0.2));
+  assert.equal(
+    await fresh.loss(tokens, { mlpReplacements: new Map([[1, b.asReplacement()]]) }),
+    lb,
+  );
+});
