@@ -7,22 +7,25 @@
  */
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   gpt2Config,
   type HookedModel,
-  loadModel,
+  loadPretrained,
   modelFromStateDict,
   type Provider,
   PROVIDERS,
   randomStateDict,
   topk,
+  type Transcoder,
+  WEIGHTS_DIR,
 } from "../mod.ts";
 
 const HELP = `Usage: deno task demo [options]
 
 Options:
-  --model <dir|random>   a Hugging Face GPT-2 folder (default: weights/tiny if present, else random)
+  --model <name|dir>     tiny (the embedded default), gpt2-small (after deno task setup), random,
+                         or a Hugging Face GPT-2 folder (default: tiny if present, else random)
   --prompt <text>        the prompt (default: "The United States of America")
   --top <k>              how many next tokens to print (default: 10)
   --provider <name>      cpu (default), cuda or webgpu
@@ -53,16 +56,22 @@ if (!Number.isInteger(k) || k < 1) {
   Deno.exit(2);
 }
 
-const tinyDir = fileURLToPath(new URL("../weights/tiny", import.meta.url));
-const choice = values.model ?? (existsSync(`${tinyDir}/config.json`) ? tinyDir : "random");
+const choice = values.model ??
+  (existsSync(join(WEIGHTS_DIR, "tiny", "config.json")) ? "tiny" : "random");
 let model: HookedModel;
+let transcoders: (Transcoder | undefined)[] = [];
 if (choice === "random") {
   const cfg = gpt2Config({ n_layers: 2, d_model: 64, n_heads: 4, n_ctx: 128 });
   model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { provider });
   console.log("Model: deterministic random weights (seed 0): the next tokens are noise.");
 } else {
-  model = await loadModel(choice, { provider });
-  console.log(`Model: ${choice}`);
+  const loaded = await loadPretrained(choice, { provider }).catch((e) => {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  });
+  model = loaded.model;
+  transcoders = loaded.transcoders;
+  console.log(`Model: ${choice} (${loaded.dir})`);
 }
 const c = model.cfg;
 console.log(
@@ -93,3 +102,29 @@ for (const { index, value } of topk(last, k)) {
 console.log(`\n${cache.size} hooks (forward pass with all hooks cached: ${ms.toFixed(0)} ms):`);
 const width = Math.max(...[...cache.keys()].map((n) => n.length));
 for (const [name, t] of cache) console.log(`  ${name.padEnd(width)}  [${t.shape.join(", ")}]`);
+
+const withTc = transcoders.filter((t) => t !== undefined) as Transcoder[];
+if (withTc.length > 0) {
+  console.log(
+    `\nTranscoder features active on the last token ${
+      JSON.stringify(model.toStrTokens(tokens).at(-1))
+    }:`,
+  );
+  const ln2 = await model.runWithCache(tokens, {
+    names: withTc.map((t) => `blocks.${t.layer}.ln2.hook_normalized`),
+    returnLogits: false,
+  });
+  for (const tc of withTc) {
+    const x = ln2.cache.get(`blocks.${tc.layer}.ln2.hook_normalized`);
+    const d = x.shape[2];
+    const [row] = await tc.encodeSparse({
+      dtype: "float32",
+      shape: [1, d],
+      data: x.data.subarray((p - 1) * d, p * d),
+    });
+    const top = topk(row.values, 5).map(({ index, value }) =>
+      `${row.indices[index]} (${value.toFixed(2)})`
+    );
+    console.log(`  layer ${tc.layer}: L0 ${row.indices.length}; strongest ${top.join(", ")}`);
+  }
+}

@@ -69,7 +69,6 @@ function frozenRun(
 
 /** Where a node reads its input, and the LayerNorm it reads through. */
 function readout(
-  ctx: CircuitContext,
   fv: FeatureVector,
 ): { hook: string; token: number; ln?: "ln1" | "ln2" } {
   const last = fv.componentPath[fv.componentPath.length - 1];
@@ -147,7 +146,7 @@ export async function checkEdge(
   child: FeatureVector,
 ): Promise<EdgeCheck> {
   const { replacements, patches } = frozenRun(ctx);
-  const r = readout(ctx, parent);
+  const r = readout(parent);
   const run = async (ps: Patches) => {
     const { cache } = await ctx.model.runWithCache(ctx.tokens, {
       names: [r.hook],

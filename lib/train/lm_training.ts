@@ -62,10 +62,7 @@ export function lmStepSpec(cfg: GPT2Config, batch: number, adam: AdamConfig): St
 }
 
 /** The full (unprocessed) state dict of trained parameters: adds the tied unembedding. */
-export function lmStateDict(
-  cfg: GPT2Config,
-  params: ReadonlyMap<string, Tensor<"float32">>,
-): StateDict {
+export function lmStateDict(params: ReadonlyMap<string, Tensor<"float32">>): StateDict {
   const sd: StateDict = new Map(params);
   const WE = params.get("embed.W_E")!;
   const [v, d] = WE.shape;
@@ -82,7 +79,7 @@ export function lmModel(
   params: ReadonlyMap<string, Tensor<"float32">>,
   runtime: RuntimeOptions = {},
 ): HookedModel {
-  return new HookedModel(cfg, lmStateDict(cfg, params), NO_PROCESSING, runtime);
+  return new HookedModel(cfg, lmStateDict(params), NO_PROCESSING, runtime);
 }
 
 /** Writes trained parameters as a Hugging Face GPT-2 folder (config.json + model.safetensors). */
@@ -93,7 +90,7 @@ export async function exportHfFolder(
   { floatDtype = "F16" as "F32" | "F16" | "BF16", extra = {} as Record<string, unknown> } = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const hf = toHfStateDict(lmStateDict(cfg, params), cfg);
+  const hf = toHfStateDict(lmStateDict(params), cfg);
   await writeSafetensors(join(dir, "model.safetensors"), hf, {
     floatDtype,
     metadata: { format: "pt" },

@@ -86,7 +86,7 @@ export async function evaluateTranscoders(
   }
   const [n, p] = rows.shape;
   if (n === 0) throw new RangeError("no token rows to evaluate on");
-  const L = transcoders.length, d = model.cfg.d_model;
+  const d = model.cfg.d_model;
   const acc = transcoders.map((t) => ({
     active: 0,
     err: 0,

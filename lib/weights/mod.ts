@@ -10,3 +10,4 @@ export * from "./lock.ts";
 export * from "./install.ts";
 export * from "./byte_progress.ts";
 export * from "./disk.ts";
+export * from "./pretrained.ts";
