@@ -20,4 +20,6 @@ export * from "./lib/model/mod.ts";
 export * from "./lib/train/mod.ts";
 export * from "./lib/transcoder/mod.ts";
 export * from "./lib/circuits/mod.ts";
+export * from "./lib/display/mod.ts";
 export * from "./lib/weights/mod.ts";
+export * from "./lib/dashboards/mod.ts";

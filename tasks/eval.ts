@@ -12,6 +12,7 @@ import {
   loadModel,
   loadPackedCorpus,
   loadTranscoderSet,
+  resolveModelDir,
   writeSafetensors,
 } from "../mod.ts";
 import { fmt, printTable } from "./bench_util.ts";
@@ -19,7 +20,8 @@ import { parseCorpusSource, parseIntOption } from "./cli.ts";
 
 const HELP = `Usage: deno task eval [options]
 
-  --model <dir>          Hugging Face GPT-2 folder (default weights/tiny)
+  --model <name|dir>     tiny (default), gpt2-small, or a Hugging Face GPT-2 folder
+  --n-ctx <n>            tokens per row (default: min(128, the model's n_ctx), as the reference)
   --transcoders <dir>    folder of SAELens-style transcoder folders (default <model>/transcoders)
   --layers <list>        comma-separated layers to evaluate (default: all found)
   --corpus <src>         builtin (default), sotu, moby-dick, or a path
@@ -31,7 +33,8 @@ const HELP = `Usage: deno task eval [options]
 `;
 const { values } = parseArgs({
   options: {
-    model: { type: "string", default: "weights/tiny" },
+    model: { type: "string", default: "tiny" },
+    "n-ctx": { type: "string" },
     transcoders: { type: "string" },
     layers: { type: "string" },
     corpus: { type: "string", default: "builtin" },
@@ -46,8 +49,12 @@ if (values.help) {
   console.log(HELP);
   Deno.exit(0);
 }
-const model = await loadModel(values.model);
-const dir = values.transcoders ?? join(values.model, "transcoders");
+const modelDir = resolveModelDir(values.model);
+const model = await loadModel(modelDir);
+const dir = values.transcoders ?? join(modelDir, "transcoders");
+const nCtx = values["n-ctx"]
+  ? parseIntOption("n-ctx", values["n-ctx"], 2, model.cfg.n_ctx)
+  : Math.min(128, model.cfg.n_ctx);
 let set = await loadTranscoderSet(dir);
 if (values.layers) {
   const want = values.layers.split(",").map((x) =>
@@ -61,7 +68,7 @@ if (values.layers) {
 }
 let rows = await loadPackedCorpus({
   source: parseCorpusSource(values.corpus),
-  nCtx: model.cfg.n_ctx,
+  nCtx,
   split: "validation",
 });
 if (values.rows) {

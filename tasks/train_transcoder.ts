@@ -12,6 +12,7 @@ import {
   loadPackedCorpus,
   parseSchedule,
   Progress,
+  resolveModelDir,
   saveTranscoderFolder,
   trainTranscoder,
 } from "../mod.ts";
@@ -23,7 +24,7 @@ Trains a transcoder from blocks.L.ln2.hook_normalized to blocks.L.hook_mlp_out. 
 reference's GPT-2 small values (train_transcoder.py); a run in --out resumes from its checkpoint.
 
   --layer <L>              the MLP layer to replace (required)
-  --model <dir>            Hugging Face GPT-2 folder (default weights/tiny)
+  --model <name|dir>       tiny (default), gpt2-small, or a Hugging Face GPT-2 folder
   --corpus <src>           builtin (default), sotu, moby-dick, or a path (.txt, .jsonl, folder)
   --d-sae <n>              features (default 32 x d_model: expansion factor 32)
   --l1 <x>                 L1 coefficient (default 1.4e-4)
@@ -41,12 +42,13 @@ reference's GPT-2 small values (train_transcoder.py); a run in --out resumes fro
   --export <dir>           write the SAELens folder here (default <out>/transcoder)
   --float16                store the exported weights in float16
   --checkpoint-every <n>   steps between checkpoints (default 500)
+  --threads <n>            CPU threads (default: all cores)
   --help                   show this help
 `;
 const { values } = parseArgs({
   options: {
     layer: { type: "string" },
-    model: { type: "string", default: "weights/tiny" },
+    model: { type: "string", default: "tiny" },
     corpus: { type: "string", default: "builtin" },
     "d-sae": { type: "string" },
     l1: { type: "string", default: "1.4e-4" },
@@ -64,6 +66,7 @@ const { values } = parseArgs({
     export: { type: "string" },
     float16: { type: "boolean", default: false },
     "checkpoint-every": { type: "string", default: "500" },
+    threads: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -72,7 +75,8 @@ if (values.help) {
   Deno.exit(0);
 }
 if (values.layer === undefined) usageError("--layer is required");
-const model = await loadModel(values.model);
+const threads = values.threads ? parseIntOption("threads", values.threads, 1) : undefined;
+const model = await loadModel(resolveModelDir(values.model), { threads });
 const layer = parseIntOption("layer", values.layer, 0, model.cfg.n_layers - 1);
 const out = values.out ?? `runs/transcoder-L${layer}`;
 await Deno.mkdir(out, { recursive: true });

@@ -1,0 +1,191 @@
+/**
+ * Rich output in Deno's Jupyter kernel, readable text everywhere else.
+ *
+ * - A `Displayable` carries an HTML and a plain-text rendering (and optionally an ANSI-coloured
+ *   one for terminals). The kernel renders any object with a `[Symbol.for("Jupyter.display")]()`
+ *   method returning a MIME bundle, so a displayable left as a cell's value shows as HTML;
+ *   `console.log(d)` and `String(d)` give the text.
+ * - `show(x)` prints the text in a script or terminal and, inside the kernel (detected by the
+ *   presence of `Deno.jupyter`), emits the MIME bundle with `Deno.jupyter.display(bundle, { raw: true })`.
+ *
+ * @module
+ */
+
+/** The symbol Deno's Jupyter kernel looks for (`Deno.jupyter.$display`). */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display");
+
+/** A Jupyter MIME bundle. */
+export interface MimeBundle {
+  /** Plain text (terminals, text-only front ends). */
+  "text/plain": string;
+  /** Self-contained HTML. */
+  "text/html"?: string;
+  /** Any other MIME type. */
+  [mime: string]: string | object | undefined;
+}
+
+/** Anything the Deno kernel can render through the display symbol. */
+export interface JupyterDisplayable {
+  /** Returns the MIME bundle to render. */
+  [JUPYTER_DISPLAY](): MimeBundle | Promise<MimeBundle>;
+}
+
+/** A value with HTML and text renderings. */
+export class Displayable implements JupyterDisplayable {
+  /**
+   * A value with renderings.
+   *
+   * @param html self-contained HTML (no external scripts, styles or URLs)
+   * @param text plain text for terminals and the `text/plain` MIME type
+   * @param ansi optional ANSI-coloured text, used by `show` on a colour terminal
+   */
+  constructor(readonly html: string, readonly text: string, readonly ansi?: string) {}
+
+  /** The MIME bundle: `{ "text/html", "text/plain" }`. */
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return { "text/html": this.html, "text/plain": this.text };
+  }
+
+  /** The plain text. */
+  toString(): string {
+    return this.text;
+  }
+
+  /** `console.log(d)` in Deno prints the text, not the object. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.text;
+  }
+
+  /** Node's `util.inspect` equivalent of the above. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.text;
+  }
+}
+
+/**
+ * Makes a displayable from an HTML and a text rendering.
+ *
+ * @example
+ * ```ts
+ * import { displayable, JUPYTER_DISPLAY } from "./jupyter.ts";
+ * const d = displayable("<b>7.52</b>", "7.52");
+ * d[JUPYTER_DISPLAY](); // { "text/html": "<b>7.52</b>", "text/plain": "7.52" }
+ * String(d); // "7.52"
+ * ```
+ */
+export function displayable(html: string, text: string, ansi?: string): Displayable {
+  return new Displayable(html, text, ansi);
+}
+
+/**
+ * Stacks displayables vertically (HTML blocks one after another, texts separated by a blank line).
+ */
+export function stack(
+  parts: readonly Displayable[],
+  { title }: { title?: string } = {},
+): Displayable {
+  const head = title === undefined ? "" : `<h3 style="margin:6px 0">${escapeText(title)}</h3>`;
+  const html = `<div>${head}${
+    parts.map((p) => `<div style="margin:6px 0">${p.html}</div>`).join("")
+  }</div>`;
+  const pre = title === undefined ? [] : [`${title}\n${"=".repeat(title.length)}`];
+  const texts = [...pre, ...parts.map((p) => p.text)];
+  const ansis = [...pre, ...parts.map((p) => p.ansi ?? p.text)];
+  return new Displayable(html, texts.join("\n\n"), ansis.join("\n\n"));
+}
+
+/** Lays displayables out side by side in HTML (text stacks them). */
+export function row(parts: readonly Displayable[]): Displayable {
+  const html = `<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">${
+    parts.map((p) => `<div>${p.html}</div>`).join("")
+  }</div>`;
+  return new Displayable(
+    html,
+    parts.map((p) => p.text).join("\n\n"),
+    parts.map((p) => p.ansi ?? p.text).join("\n\n"),
+  );
+}
+
+function escapeText(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** The part of `Deno.jupyter` used here (present only inside the kernel). */
+export interface DenoJupyter {
+  /** Emits a display message; `raw: true` sends a MIME bundle as given. */
+  display(obj: unknown, options?: { raw?: boolean }): Promise<void>;
+}
+
+/**
+ * `Deno.jupyter` when running inside Deno's Jupyter kernel, else undefined. (Outside the kernel
+ * `"jupyter" in Deno` is true but reading it throws, so presence is tested by reading it.)
+ */
+export function jupyterKernel(): DenoJupyter | undefined {
+  let j: Partial<DenoJupyter> | undefined;
+  try {
+    j = (globalThis as { Deno?: { jupyter?: Partial<DenoJupyter> } }).Deno?.jupyter;
+  } catch {
+    return undefined;
+  }
+  return j && typeof j.display === "function" ? j as DenoJupyter : undefined;
+}
+
+/** Whether code runs inside Deno's Jupyter kernel. */
+export function inJupyter(): boolean {
+  return jupyterKernel() !== undefined;
+}
+
+/** True when the object has a `[Symbol.for("Jupyter.display")]` method. */
+export function isJupyterDisplayable(x: unknown): x is JupyterDisplayable {
+  return x !== null && (typeof x === "object" || typeof x === "function") &&
+    typeof (x as Record<symbol, unknown>)[JUPYTER_DISPLAY] === "function";
+}
+
+function useAnsi(): boolean {
+  try {
+    return !Deno.noColor && Deno.stdout.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** Options of `show`. */
+export interface ShowOptions {
+  /** Where text goes outside the kernel (default `console.log`). */
+  print?: (text: string) => void;
+  /** Force plain text even on a colour terminal. */
+  plain?: boolean;
+}
+
+/**
+ * Shows a value: in the Jupyter kernel as rich output (its MIME bundle), elsewhere as text
+ * (ANSI-coloured on a colour terminal when the displayable has such a rendering). Values
+ * without a display method are printed with `console.log` (or `print`).
+ *
+ * Resolves once the output is emitted; it is fine not to await it in a notebook cell.
+ *
+ * @example
+ * ```ts
+ * import { displayable, show } from "./jupyter.ts";
+ * const lines: string[] = [];
+ * await show(displayable("<i>hi</i>", "hi"), { print: (t) => lines.push(t) });
+ * lines; // ["hi"]
+ * ```
+ */
+export async function show(x: unknown, { print, plain = false }: ShowOptions = {}): Promise<void> {
+  const kernel = jupyterKernel();
+  if (kernel) {
+    if (isJupyterDisplayable(x)) await kernel.display(await x[JUPYTER_DISPLAY](), { raw: true });
+    else await kernel.display(x);
+    return;
+  }
+  const out = print ?? ((t: string) => console.log(t));
+  if (x instanceof Displayable) {
+    out(!plain && print === undefined && useAnsi() && x.ansi ? x.ansi : x.text);
+  } else if (isJupyterDisplayable(x)) {
+    const b = await x[JUPYTER_DISPLAY]();
+    out(typeof b["text/plain"] === "string" ? b["text/plain"] : String(x));
+  } else if (typeof x === "string") out(x);
+  else if (print) out(Deno.inspect(x));
+  else console.log(x);
+}
