@@ -1,0 +1,208 @@
+/**
+ * De-embeddings: which input tokens a direction in the residual stream reads, ignoring
+ * positional embeddings and LayerNorms (the reference's raw de-embeddings in
+ * `feature_dashboards.py`), from the model's processed weights:
+ *
+ * - direct: `W_E @ W_enc[:, i]` `[d_vocab]`;
+ * - through attention head (l, h): `W_E @ OV[l, h] @ W_enc[:, i]`, with
+ *   `OV[l, h] = W_V[l, h] W_O[l, h]` `[d_model, d_model]` (`W_V [h, d, dh]`, `W_O [h, dh, d]`);
+ * - any vector: `W_E @ v` (a `FeatureVector`'s vector, for instance);
+ * - the OV-norm heatmap `||OV[l, h] @ W_enc[:, i]||` for layers `0..layer` `[layers][heads]`.
+ *
+ * Host loops with float64 accumulation; `W_E @ v` reads `W_E` once in memory order.
+ *
+ * @module
+ */
+import type { FeatureVector } from "../circuits/feature_vector.ts";
+import type { HookedModel } from "../model/hooked_model.ts";
+import type { Transcoder } from "../transcoder/transcoder.ts";
+import { checkFeature } from "./probe_graph.ts";
+import { rankTokens, type TokenValue } from "./ranking.ts";
+
+/** A de-embedding: all values `[d_vocab]` and the top and bottom k tokens. */
+export interface Deembedding {
+  values: Float64Array;
+  top: TokenValue[];
+  bottom: TokenValue[];
+}
+
+/** An attention head. */
+export interface HeadRef {
+  layer: number;
+  head: number;
+}
+
+function checkVector(v: ArrayLike<number>, d: number): void {
+  if (v.length !== d) throw new RangeError(`vector has ${v.length} entries, expected d_model ${d}`);
+}
+
+function checkHead(model: HookedModel, { layer, head }: HeadRef): void {
+  const { n_layers: L, n_heads: H } = model.cfg;
+  if (!Number.isInteger(layer) || layer < 0 || layer >= L) {
+    throw new RangeError(`attention layer ${layer} out of range for n_layers ${L}`);
+  }
+  if (!Number.isInteger(head) || head < 0 || head >= H) {
+    throw new RangeError(`head ${head} out of range for n_heads ${H}`);
+  }
+}
+
+/** The encoder column `W_enc[:, i]` `[d_in]` of a feature. */
+export function encoderColumn(tc: Transcoder, feature: number): Float64Array {
+  checkFeature(feature, tc.cfg.d_sae);
+  const { d_in: d, d_sae: S } = tc.cfg;
+  const W = tc.W_enc.data, out = new Float64Array(d);
+  for (let k = 0; k < d; k++) out[k] = W[k * S + feature];
+  return out;
+}
+
+/**
+ * `OV[l, h] @ u = W_V[l, h] (W_O[l, h] u)` `[d_model]`: what head (l, h) must read at a source
+ * token for its output to move along `u`.
+ */
+export function headOvVector(model: HookedModel, ref: HeadRef, u: ArrayLike<number>): Float64Array {
+  checkHead(model, ref);
+  const { d_model: d, d_head: dh } = model.cfg;
+  checkVector(u, d);
+  const WO = model.param(`blocks.${ref.layer}.attn.W_O`).data; // [h, dh, d]
+  const WV = model.param(`blocks.${ref.layer}.attn.W_V`).data; // [h, d, dh]
+  const a = new Float64Array(dh);
+  for (let e = 0; e < dh; e++) {
+    const o = (ref.head * dh + e) * d;
+    let s = 0;
+    for (let k = 0; k < d; k++) s += WO[o + k] * u[k];
+    a[e] = s;
+  }
+  const out = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    const o = (ref.head * d + j) * dh;
+    let s = 0;
+    for (let e = 0; e < dh; e++) s += WV[o + e] * a[e];
+    out[j] = s;
+  }
+  return out;
+}
+
+/**
+ * `W_E @ v` `[d_vocab]` for a vector `[d_model]`, with the top and bottom k tokens.
+ *
+ * @example
+ * ```ts ignore
+ * const { top } = deembedVector(model, featureVector.vector, { k: 7 });
+ * ```
+ */
+export function deembedVector(
+  model: HookedModel,
+  v: ArrayLike<number>,
+  { k = 7 }: { k?: number } = {},
+): Deembedding {
+  const { d_model: d, d_vocab: V } = model.cfg;
+  checkVector(v, d);
+  const WE = model.W_E.data;
+  const x = Float64Array.from(v as ArrayLike<number>);
+  const values = new Float64Array(V);
+  for (let t = 0; t < V; t++) {
+    const o = t * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += WE[o + j] * x[j];
+    values[t] = s;
+  }
+  return { values, ...rankTokens(values, k, (id) => model.toString([id])) };
+}
+
+/**
+ * De-embedding of a transcoder feature: `W_E @ W_enc[:, i]` (direct), or through a head,
+ * `W_E @ OV[l, h] @ W_enc[:, i]` (the reference's `get_deembeddings_for_transcoder_feature`).
+ *
+ * @example
+ * ```ts ignore
+ * featureDeembedding(model, transcoders[0], 7829, { k: 12 }).top;                   // " rifles", ...
+ * featureDeembedding(model, transcoders[8], 89, { head: { layer: 2, head: 2 } });
+ * ```
+ */
+export function featureDeembedding(
+  model: HookedModel,
+  tc: Transcoder,
+  feature: number,
+  { k = 7, head }: { k?: number; head?: HeadRef } = {},
+): Deembedding {
+  const col = encoderColumn(tc, feature);
+  checkVector(col, model.cfg.d_model);
+  return deembedVector(model, head ? headOvVector(model, head, col) : col, { k });
+}
+
+/** `W_E @ v` of a feature vector's vector (the reference's `get_deembeddings_for_feature_vector`). */
+export function featureVectorDeembedding(
+  model: HookedModel,
+  fv: FeatureVector,
+  { k = 7 }: { k?: number } = {},
+): Deembedding {
+  return deembedVector(model, fv.vector, { k });
+}
+
+/**
+ * The OV-norm heatmap of a feature: `||OV[l, h] @ W_enc[:, i]||` for layers `0..layer` (default
+ * the transcoder's layer) and every head, `[layer + 1][n_heads]`.
+ *
+ * @example
+ * ```ts ignore
+ * const norms = featureOvNorms(model, transcoders[8], 89); // norms[l][h]
+ * ```
+ */
+export function featureOvNorms(
+  model: HookedModel,
+  tc: Transcoder,
+  feature: number,
+  { layer = tc.layer }: { layer?: number } = {},
+): Float64Array[] {
+  const col = encoderColumn(tc, feature);
+  checkVector(col, model.cfg.d_model);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= model.cfg.n_layers) {
+    throw new RangeError(`layer ${layer} out of range for n_layers ${model.cfg.n_layers}`);
+  }
+  const out: Float64Array[] = [];
+  for (let l = 0; l <= layer; l++) {
+    const row = new Float64Array(model.cfg.n_heads);
+    for (let h = 0; h < row.length; h++) {
+      const v = headOvVector(model, { layer: l, head: h }, col);
+      let s = 0;
+      for (let j = 0; j < v.length; j++) s += v[j] * v[j];
+      row[h] = Math.sqrt(s);
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+/** The input-independent analysis of a feature (the reference's `display_analysis_for_transcoder_feature`). */
+export interface FeatureInputAnalysis {
+  feature: number;
+  layer: number;
+  /** Direct de-embedding `W_E @ W_enc[:, i]`. */
+  direct: Deembedding;
+  /** `[layer + 1][n_heads]` OV norms. */
+  ovNorms: Float64Array[];
+  /** The heads with the largest OV norms and the de-embeddings through them. */
+  heads: (HeadRef & { norm: number; deembedding: Deembedding })[];
+}
+
+/**
+ * Direct de-embedding, OV-norm heatmap and de-embeddings through the `attnK` heads with the
+ * largest OV norms.
+ */
+export function featureInputAnalysis(
+  model: HookedModel,
+  tc: Transcoder,
+  feature: number,
+  { k = 8, attnK = 2 }: { k?: number; attnK?: number } = {},
+): FeatureInputAnalysis {
+  const direct = featureDeembedding(model, tc, feature, { k });
+  const ovNorms = featureOvNorms(model, tc, feature);
+  const ranked = ovNorms.flatMap((row, layer) =>
+    Array.from(row, (norm, head) => ({ layer, head, norm }))
+  ).sort((a, b) => b.norm - a.norm || a.layer - b.layer || a.head - b.head);
+  const heads = ranked.slice(0, Math.max(0, attnK)).map((h) => ({
+    ...h,
+    deembedding: featureDeembedding(model, tc, feature, { k, head: h }),
+  }));
+  return { feature, layer: tc.layer, direct, ovNorms, heads };
+}

@@ -1,0 +1,214 @@
+/**
+ * Per-feature scores over a corpus: the reference's `get_feature_scores`. For one feature (or a
+ * few) the model runs up to the transcoder's layer, the transcoder's encoder is applied in the
+ * graph to the clean MLP input, and only the chosen columns `[n, n_ctx]` leave the graph. One
+ * pass over the corpus per feature, as in the reference: the baseline that `computeFeatureStats`
+ * (all features in one pass) is measured against.
+ *
+ * Score kinds (the reference's `use_raw_scores` / `use_decoder` / `feature_post`):
+ *
+ * - `"activation"` (default): `z_i = ReLU((x - b_dec) W_enc[:, i] + b_enc[i])`, from the full
+ *   encoder (all `d_sae` features computed, column i kept), as the reference does.
+ * - `"pre"`: the raw pre-activation `(x - b_dec) . W_enc[:, i] + b_enc[i]` (a matrix-vector
+ *   product only).
+ * - `"decoder"`: `(x - b_dec) . W_dec[i]` (the input projected on the decoder row, no bias).
+ * - a `vector` `[d_in]`: `(x - b_dec) . vector` (the reference's `feature_post`).
+ *
+ * @module
+ */
+import type { HookedModel } from "../model/hooked_model.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { tokenStrings } from "../tokenizer/gpt2_tokenizer.ts";
+import type { Transcoder } from "../transcoder/transcoder.ts";
+import { Progress } from "../train/progress.ts";
+import {
+  checkFeature,
+  checkRows,
+  checkTranscoder,
+  encoderFeeds,
+  encoderKey,
+  runProbe,
+  sliceRows,
+  spliceEncoder,
+  transcoderInputName,
+} from "./probe_graph.ts";
+
+/** Options of `featureScores` and `featureColumns`. */
+export interface FeatureScoresOptions {
+  /** Rows per forward pass (default 8). */
+  batchSize?: number;
+  /** No progress line on stderr (default false). */
+  quiet?: boolean;
+}
+
+/** What to score (see the module notes). */
+export type ScoreKind = "activation" | "pre" | "decoder";
+
+function checkBatch(batchSize: number): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+}
+
+/**
+ * Activations `[n, p, F]` of the listed features on every token of the rows `[n, p]`: the full
+ * encoder runs in the graph and only these F columns are copied out.
+ *
+ * @example
+ * ```ts ignore
+ * const cols = await featureColumns(model, transcoder, rows, [3, 17]); // [n, p, 2]
+ * ```
+ */
+export async function featureColumns(
+  model: HookedModel,
+  tc: Transcoder,
+  rows: Tensor<"int32">,
+  features: readonly number[],
+  { batchSize = 8, quiet = true }: FeatureScoresOptions = {},
+): Promise<Tensor<"float32">> {
+  checkTranscoder(model, tc);
+  checkRows(model, rows);
+  checkBatch(batchSize);
+  if (features.length === 0) throw new RangeError("featureColumns needs at least one feature");
+  for (const f of features) checkFeature(f, tc.cfg.d_sae);
+  const [n, p] = rows.shape, F = features.length;
+  const out = new Float32Array(n * p * F);
+  const feeds = {
+    ...encoderFeeds(tc),
+    "columns:features": { dtype: "int32", shape: [F], data: Int32Array.from(features) },
+  } as Record<string, Tensor>;
+  const progress = new Progress(`feature columns L${tc.layer}`, n * p, { unit: "tok", quiet });
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const res = await runProbe(model, sliceRows(rows, start, end), {
+      key: `columns:${encoderKey(tc)}:${F}`,
+      stopAtLayer: tc.layer + 1,
+      build(g, probe) {
+        const { z } = spliceEncoder(g, probe, tc); // [b, p, d_sae]
+        const idx = probe.input("columns:features", "int32", [F]);
+        g.output("columns", g.gather(z, idx, 2)); // [b, p, F]
+      },
+    }, feeds);
+    out.set(res.columns.data as Float32Array, start * p * F);
+    progress.update(end * p);
+  }
+  progress.done();
+  return { dtype: "float32", shape: [n, p, F], data: out };
+}
+
+/**
+ * The reference's `get_feature_scores`: one feature's score on every token of every row,
+ * `[n, p]` float32 (the reference returns float16), one pass over the rows.
+ *
+ * @example
+ * ```ts ignore
+ * const scores = await featureScores(model, transcoders[8], rows, 89);             // post-ReLU
+ * const raw = await featureScores(model, transcoders[8], rows, 89, { kind: "pre" }); // pre-ReLU
+ * ```
+ */
+export async function featureScores(
+  model: HookedModel,
+  tc: Transcoder,
+  rows: Tensor<"int32">,
+  feature: number,
+  options: FeatureScoresOptions & { kind?: ScoreKind; vector?: ArrayLike<number> } = {},
+): Promise<Tensor<"float32">> {
+  const { kind = "activation", vector, batchSize = 8, quiet = true } = options;
+  checkTranscoder(model, tc);
+  checkFeature(feature, tc.cfg.d_sae);
+  checkRows(model, rows);
+  checkBatch(batchSize);
+  if (!["activation", "pre", "decoder"].includes(kind)) {
+    throw new RangeError(`score kind "${kind}" is not one of activation, pre, decoder`);
+  }
+  const [n, p] = rows.shape;
+  if (kind === "activation" && vector === undefined) {
+    const cols = await featureColumns(model, tc, rows, [feature], { batchSize, quiet });
+    return { dtype: "float32", shape: [n, p], data: cols.data };
+  }
+  // Raw scores: (x - b_dec) . v + bias, a matrix-vector product in the graph.
+  const d = tc.cfg.d_in, S = tc.cfg.d_sae;
+  const v = new Float32Array(d);
+  let bias = 0;
+  if (vector !== undefined) {
+    if (vector.length !== d) {
+      throw new RangeError(`score vector has ${vector.length} entries, expected d_in ${d}`);
+    }
+    for (let k = 0; k < d; k++) v[k] = vector[k];
+  } else if (kind === "pre") {
+    for (let k = 0; k < d; k++) v[k] = tc.W_enc.data[k * S + feature];
+    bias = tc.b_enc.data[feature];
+  } else {
+    v.set(tc.W_dec.data.subarray(feature * tc.cfg.d_out, (feature + 1) * tc.cfg.d_out));
+  }
+  const feeds: Record<string, Tensor> = {
+    [transcoderInputName(tc.layer, "b_dec")]: tc.b_dec,
+    "raw:v": { dtype: "float32", shape: [d, 1], data: v },
+    "raw:bias": { dtype: "float32", shape: [1], data: Float32Array.of(bias) },
+  };
+  const out = new Float32Array(n * p);
+  const progress = new Progress(`feature scores L${tc.layer}`, n * p, { unit: "tok", quiet });
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const res = await runProbe(model, sliceRows(rows, start, end), {
+      key: `raw:${encoderKey(tc)}`,
+      stopAtLayer: tc.layer + 1,
+      build(g, probe) {
+        const x = probe.hook(`blocks.${tc.layer}.ln2.hook_normalized`);
+        const bDec = probe.input(transcoderInputName(tc.layer, "b_dec"), "float32", [d]);
+        const s = g.add(
+          g.matmul(g.sub(x, bDec), probe.input("raw:v", "float32", [d, 1])),
+          probe.input("raw:bias", "float32", [1]),
+        ); // [b, p, 1]
+        g.output("scores", g.reshape(s, [end - start, p]));
+      },
+    }, feeds);
+    out.set(res.scores.data as Float32Array, start * p);
+    progress.update(end * p);
+  }
+  progress.done();
+  return { dtype: "float32", shape: [n, p], data: out };
+}
+
+/** Tokens around an example, for display. */
+export interface ExampleContext {
+  /** Token ids of `[start, end)` of the row. */
+  tokens: Int32Array;
+  /** Their text (GPT-2 tokenizer). */
+  strings: string[];
+  /** First position shown (inclusive) and last (exclusive). */
+  start: number;
+  end: number;
+  /** Index of the example's token within `tokens`. */
+  focus: number;
+}
+
+/**
+ * The tokens of row `row` from `pos - window` to `pos + window` (clipped to the row), with
+ * their strings: the reference's `make_sequence_html(..., window_size)` crop.
+ *
+ * @example
+ * ```ts
+ * import { exampleContext } from "./feature_scores.ts";
+ * const rows = { dtype: "int32" as const, shape: [1, 4], data: Int32Array.from([50256, 15496, 11, 995]) };
+ * exampleContext(rows, 0, 1, 1).strings; // ["<|endoftext|>", "Hello", ","]
+ * ```
+ */
+export function exampleContext(
+  rows: Tensor<"int32">,
+  row: number,
+  pos: number,
+  window: number,
+): ExampleContext {
+  const [n, p] = rows.shape;
+  if (!Number.isInteger(row) || row < 0 || row >= n) {
+    throw new RangeError(`row ${row} out of range for ${n} rows`);
+  }
+  if (!Number.isInteger(pos) || pos < 0 || pos >= p) {
+    throw new RangeError(`position ${pos} out of range for rows of ${p} tokens`);
+  }
+  if (!(window >= 0)) throw new RangeError(`window must be >= 0, got ${window}`);
+  const start = Math.max(0, pos - window), end = Math.min(p, pos + window + 1);
+  const tokens = rows.data.slice(row * p + start, row * p + end);
+  return { tokens, strings: tokenStrings(tokens), start, end, focus: pos - start };
+}
