@@ -7,9 +7,13 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import {
+  CircuitContext,
+  computeFeatureStats,
+  featureScores,
   GPT2_SMALL,
   gpt2Config,
   Graph,
+  greedyTopPaths,
   initialLmParams,
   initialState,
   initialTranscoderParams,
@@ -20,6 +24,8 @@ import {
   Rng,
   Runtime,
   Trainer,
+  Transcoder,
+  transcoderFeatureVector,
   transcoderStepSpec,
 } from "../mod.ts";
 import { describeBlas, fmt, medianSeconds, printTable, runTorchReference } from "./bench_util.ts";
@@ -31,7 +37,7 @@ Options:
   --batch <n>      sequences per batch (default 8)
   --pos <n>        tokens per sequence (default 128)
   --threads <n>    CPU threads for onnxruntime and PyTorch (default: all cores)
-  --only <list>    sections to run, comma-separated: forward, train (default: all)
+  --only <list>    sections to run, comma-separated: forward, train, circuits (default: all)
   --no-torch       skip the PyTorch reference
   --help           show this help
 `;
@@ -42,7 +48,7 @@ const { values } = parseArgs({
     pos: { type: "string", default: "128" },
     threads: { type: "string", default: String(navigator.hardwareConcurrency) },
     "no-torch": { type: "boolean", default: false },
-    only: { type: "string", default: "forward,train" },
+    only: { type: "string", default: "forward,train,circuits" },
     help: { type: "boolean", default: false },
   },
 });
@@ -74,14 +80,15 @@ const ceiling = 2 * N ** 3 / mmSeconds / 1e9;
 
 const sections = new Set(values.only.split(",").map((x) => x.trim()));
 for (const s of sections) {
-  if (!["forward", "train"].includes(s)) {
-    console.error(`--only: unknown section "${s}" (expected forward, train)`);
+  if (!["forward", "train", "circuits"].includes(s)) {
+    console.error(`--only: unknown section "${s}" (expected forward, train, circuits)`);
     Deno.exit(2);
   }
 }
 console.log(`Ceiling: one [${N}, ${N}] x [${N}, ${N}] matmul: ${fmt(ceiling)} GFLOP/s (ours)\n`);
 if (sections.has("forward")) await benchForward();
 if (sections.has("train")) await benchTrain();
+if (sections.has("circuits")) await benchCircuits();
 
 // ---- GPT-2 small forward ---------------------------------------------------------------
 async function benchForward() {
@@ -284,4 +291,96 @@ async function benchTrain() {
   ]);
   console.log();
   if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
+}
+
+// ---- GPT-2 small with its 12 transcoders spliced in, and circuit path search -------------
+async function benchCircuits() {
+  const cfg = GPT2_SMALL;
+  const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
+  const tcs = Array.from({ length: cfg.n_layers }, (_, l) =>
+    new Transcoder(
+      {
+        d_in: 768,
+        d_sae: 24576,
+        d_out: 768,
+        hook_name: `blocks.${l}.ln2.hook_normalized`,
+        hook_layer: l,
+        out_hook_name: `blocks.${l}.hook_mlp_out`,
+      },
+      initialTranscoderParams({ d_in: 768, d_sae: 24576, d_out: 768 }, l),
+      model.runtime,
+    ));
+  let bytes = 0;
+  for (const t of model.weights.values()) bytes += t.data.byteLength;
+  for (const tc of tcs) for (const t of tc.params.values()) bytes += t.data.byteLength;
+  const rows = Array.from(
+    { length: b },
+    (_, i) => Array.from({ length: p }, (_, j) => (i * 7919 + j * 104729) % cfg.d_vocab),
+  );
+  const all = new Map(tcs.map((t) => [t.layer, t.asReplacement()]));
+  const spliced = await medianSeconds(() => model.loss(rows, { mlpReplacements: all }), repeats);
+  const rss = Deno.memoryUsage().rss;
+  const prompt = rows[0].slice(0, 20);
+  let t0 = performance.now();
+  const ctx = await CircuitContext.create(model, tcs, prompt);
+  const ctxSeconds = (performance.now() - t0) / 1000;
+  // Dashboards: every feature of layer 8 in one pass, against the reference's method (one model
+  // pass per feature) on the same rows. Shift the random encoder biases so that L0 is ~50, as in
+  // real transcoders.
+  const tc8 = tcs[8];
+  tc8.b_enc.data.fill(-1.6);
+  const dashRows = {
+    dtype: "int32" as const,
+    shape: [16, p],
+    data: Int32Array.from([...rows.flat(), ...rows.flat()].slice(0, 16 * p)),
+  };
+  const dashRepeats = Math.min(repeats, 3);
+  const allFeatures = await medianSeconds(
+    () => computeFeatureStats(model, tc8, dashRows, { batchSize: 8, quiet: true }),
+    dashRepeats,
+  );
+  const oneFeature = await medianSeconds(
+    () => featureScores(model, tc8, dashRows, 0, { batchSize: 8 }),
+    dashRepeats,
+  );
+  const stats = await computeFeatureStats(model, tc8, dashRows, { batchSize: 8, quiet: true });
+  const z = ctx.featureActs(8, -1);
+  let f = 0;
+  for (let j = 1; j < z.length; j++) if (z[j] > z[f]) f = j;
+  t0 = performance.now();
+  const paths = greedyTopPaths(ctx, transcoderFeatureVector(tcs[8], f), {
+    numIters: 3,
+    numBranches: 15,
+  });
+  const searchSeconds = (performance.now() - t0) / 1000;
+  console.log(`## GPT-2 small with all 12 transcoders (24576 features each, random weights)\n`);
+  printTable(["work", "result"], [
+    [
+      `weights fed to one graph (model + 12 transcoders)`,
+      `${fmt(bytes / 1e9, 3)} GB (over protobuf's 2 GB limit)`,
+    ],
+    [
+      `mean loss, all 12 MLPs replaced, batch ${b} x ${p}`,
+      `${fmt(b * p / spliced)} tok/s (RSS ${fmt(rss / 1e9, 3)} GB)`,
+    ],
+    [`circuit context of a 20-token prompt (forward + 12 encodes)`, `${fmt(ctxSeconds, 3)} s`],
+    [
+      `greedy path search, 3 iterations x 15 branches, from mlp8tc[${f}]`,
+      `${fmt(searchSeconds, 3)} s (${paths.flat().length} paths kept)`,
+    ],
+    [
+      `dashboards: all 24576 features of layer 8, one pass over ${16 * p} tokens (L0 ${
+        fmt(stats.meanL0, 3)
+      })`,
+      `${fmt(allFeatures, 3)} s, ${fmt((16 * p) / allFeatures)} tok/s`,
+    ],
+    [
+      `dashboards, the reference's method: one pass per feature`,
+      `${fmt(oneFeature, 3)} s per feature: ${
+        fmt((oneFeature * 24576) / 3600, 3)
+      } h for all 24576, ` +
+      `${fmt((oneFeature * 24576) / allFeatures)}x longer`,
+    ],
+  ]);
+  console.log();
 }

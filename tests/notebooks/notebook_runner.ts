@@ -1,0 +1,136 @@
+/**
+ * Runs a Deno notebook headlessly and collects its outputs: in the real Deno Jupyter kernel
+ * through `jupyter nbconvert --execute` when Jupyter and the `deno` kernelspec are installed
+ * (always in CI, where `TC_REQUIRE_JUPYTER=1` makes their absence an error), otherwise by
+ * running the notebook's code cells in order as one Deno module (the kernel also shares one
+ * module scope across cells), where `show()` prints the text form of each rich output.
+ *
+ * To get the real kernel: `npm i -g deno@2.9.6`, `sudo apt-get install -y
+ * --no-install-recommends jupyter-nbconvert python3-nbclient python3-jupyter-client
+ * jupyter-client jupyter-core python3-ipykernel`, `deno jupyter --install`.
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** What a notebook run produced. */
+export interface NotebookRun {
+  mode: "jupyter" | "deno";
+  /** Per code cell: everything it printed or displayed (text/plain and text/html joined). */
+  cells: string[];
+  /** Error outputs (name: value), empty when every cell ran. */
+  errors: string[];
+  seconds: number;
+}
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: { output_type: string; text?: string | string[]; data?: Record<string, string | string[]>; ename?: string; evalue?: string }[];
+}
+
+const text = (x: string | string[] | undefined) => (Array.isArray(x) ? x.join("") : x ?? "");
+
+/** Whether `jupyter` and its `deno` kernelspec are installed. */
+export function jupyterAvailable(): boolean {
+  try {
+    const out = new Deno.Command("jupyter", { args: ["kernelspec", "list", "--json"], stdout: "piped", stderr: "null" }).outputSync();
+    return out.success && "deno" in JSON.parse(new TextDecoder().decode(out.stdout)).kernelspecs;
+  } catch {
+    return false;
+  }
+}
+
+/** Executes a notebook in the real Deno kernel with nbconvert. */
+export async function runWithJupyter(path: string, env: Record<string, string> = {}, timeoutSeconds = 900): Promise<NotebookRun> {
+  const t0 = performance.now();
+  const outDir = await Deno.makeTempDir();
+  const out = await new Deno.Command("jupyter", {
+    args: [
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--execute",
+      "--ExecutePreprocessor.kernel_name=deno",
+      `--ExecutePreprocessor.timeout=${timeoutSeconds}`,
+      "--allow-errors",
+      "--output-dir",
+      outDir,
+      "--output",
+      "executed.ipynb",
+      resolve(path),
+    ],
+    cwd: dirname(resolve(path)),
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`nbconvert failed:\n${new TextDecoder().decode(out.stderr).slice(-3000)}`);
+  const nb = JSON.parse(await Deno.readTextFile(join(outDir, "executed.ipynb")));
+  await Deno.remove(outDir, { recursive: true });
+  const cells: string[] = [], errors: string[] = [];
+  for (const c of nb.cells as Cell[]) {
+    if (c.cell_type !== "code") continue;
+    let s = "";
+    for (const o of c.outputs ?? []) {
+      if (o.output_type === "error") errors.push(`${o.ename}: ${o.evalue}`);
+      s += text(o.text) + text(o.data?.["text/plain"]) + text(o.data?.["text/html"]);
+    }
+    cells.push(s);
+  }
+  return { mode: "jupyter", cells, errors, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Runs the code cells in order as one module with `deno run` (imports of `../mod.ts` resolved). */
+export async function runWithDeno(path: string, env: Record<string, string> = {}): Promise<NotebookRun> {
+  const t0 = performance.now();
+  const nb = JSON.parse(await Deno.readTextFile(path));
+  const code = (nb.cells as Cell[]).filter((c) => c.cell_type === "code").map((c) => text(c.source));
+  const marker = (i: number) => `@@cell ${i}@@`;
+  const notebookDir = dirname(resolve(path));
+  const source = code.map((c, i) =>
+    `console.log(${JSON.stringify(marker(i))});\n` +
+    c.replaceAll(/from\s+"(\.\.?\/[^"]+)"/g, (_, rel) => `from ${JSON.stringify(new URL(rel, `file://${notebookDir}/`).href)}`)
+  ).join("\n");
+  const tmp = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(tmp, source);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", join(ROOT, "deno.json"), tmp],
+    cwd: notebookDir,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(tmp);
+  const stdout = new TextDecoder().decode(out.stdout);
+  const cells = code.map((_, i) => {
+    const start = stdout.indexOf(marker(i));
+    if (start < 0) return "";
+    const end = stdout.indexOf(marker(i + 1));
+    return stdout.slice(start + marker(i).length, end < 0 ? undefined : end);
+  });
+  const errors = out.success ? [] : [new TextDecoder().decode(out.stderr).slice(-3000)];
+  return { mode: "deno", cells, errors, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Runs a notebook in the real kernel when available; without Jupyter, CI (TC_REQUIRE_JUPYTER=1)
+ * fails and other machines run the cells with `deno run`, saying so.
+ */
+export async function runNotebook(path: string, env: Record<string, string> = {}): Promise<NotebookRun> {
+  if (jupyterAvailable()) return await runWithJupyter(path, env);
+  if (Deno.env.get("TC_REQUIRE_JUPYTER") === "1") {
+    throw new Error(
+      "TC_REQUIRE_JUPYTER=1 but Jupyter with the Deno kernel is not installed: apt-get install " +
+        "jupyter-nbconvert python3-nbclient python3-jupyter-client jupyter-client jupyter-core python3-ipykernel; deno jupyter --install",
+    );
+  }
+  console.error(
+    `note: Jupyter with the Deno kernel is not installed, so ${path} runs as one Deno module ` +
+      "(cells in order, rich outputs as text); see tests/notebooks/notebook_runner.ts to get the real kernel",
+  );
+  return await runWithDeno(path, env);
+}
