@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Transcoder } from "../transcoder/transcoder.ts";
+import { checkFeatureIndex, type Transcoder } from "../transcoder/transcoder.ts";
 import { topContribs } from "./attribution.ts";
 import type { CircuitContext } from "./context.ts";
 import type { Component, FeatureVector, Sublayer } from "./feature_vector.ts";
@@ -32,9 +32,7 @@ export function transcoderFeatureVector(
   { useEncoder = true, token = -1 } = {},
 ): FeatureVector {
   const { d_in, d_sae, d_out } = tc.cfg;
-  if (!Number.isInteger(feature) || feature < 0 || feature >= d_sae) {
-    throw new RangeError(`feature ${feature} out of range for d_sae ${d_sae}`);
-  }
+  checkFeatureIndex(feature, d_sae);
   const vector = useEncoder ? new Float64Array(d_in) : new Float64Array(d_out);
   if (useEncoder) { for (let i = 0; i < d_in; i++) vector[i] = tc.W_enc.data[i * d_sae + feature]; }
   else for (let k = 0; k < d_out; k++) vector[k] = tc.W_dec.data[feature * d_out + k];

@@ -6,22 +6,21 @@
  * `Transcoder.asReplacement()` computes its `hook_acts`; the MLP of the last layer run is
  * skipped (its output is never read).
  *
- * Each probe compiles once per (key, token shape) and model; the model's weights and the
- * transcoder parameters are graph inputs, shared with every other compiled graph.
+ * A probe is a `GraphExtension` of `HookedModel.forward`: it compiles once per (key, token shape)
+ * with the model's other graphs, and the model's weights and the transcoder parameters are graph
+ * inputs, shared with every other compiled graph.
  *
  * @module
  */
-import { Graph } from "../graph/builder.ts";
-import { HookPoints } from "../graph/hooks.ts";
+import type { Graph } from "../graph/builder.ts";
 import type { ElemType, Value } from "../graph/ir.ts";
-import type { CompiledGraph } from "../graph/session.ts";
-import { gpt2Forward, WeightInputs } from "../model/gpt2_graph.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import { toTokenBatch } from "../model/tokens.ts";
-import { expectedShapes } from "../model/weights.ts";
 import { shapeStr, type Tensor } from "../tensor/tensor.ts";
 import {
+  checkFeatureIndex,
   type Transcoder,
+  transcoderEncode,
   type TranscoderParam,
   transcoderShapes,
 } from "../transcoder/transcoder.ts";
@@ -43,13 +42,6 @@ export interface ProbeSpec {
   /** Appends the reduction and declares its outputs with `g.output`. */
   build(g: Graph, probe: ProbeContext): void;
 }
-
-interface CompiledProbe {
-  compiled: CompiledGraph;
-  weightNames: string[];
-}
-
-const probeCache = new WeakMap<HookedModel, Map<string, Promise<CompiledProbe>>>();
 
 /** Validates token rows `[n, p]` (int32, ids in the vocabulary, p <= n_ctx) for a model. */
 export function checkRows(model: HookedModel, rows: Tensor<"int32">, what = "rows"): void {
@@ -92,57 +84,17 @@ export async function runProbe(
   spec: ProbeSpec,
   feeds: Readonly<Record<string, Tensor>>,
 ): Promise<Record<string, Tensor>> {
-  const [b, p] = tokens.shape;
-  let perModel = probeCache.get(model);
-  if (!perModel) probeCache.set(model, perModel = new Map());
-  const key = `${spec.key}|${b}x${p}`;
-  let entry = perModel.get(key);
-  if (!entry) {
-    entry = compileProbe(model, b, p, spec);
-    perModel.set(key, entry);
-    entry.catch(() => perModel!.delete(key));
-  }
-  const { compiled, weightNames } = await entry;
-  const all: Record<string, Tensor> = { ...feeds, tokens };
-  for (const n of weightNames) all[n] = model.weights.get(n)!;
-  return await compiled.run(all);
-}
-
-async function compileProbe(
-  model: HookedModel,
-  b: number,
-  p: number,
-  spec: ProbeSpec,
-): Promise<CompiledProbe> {
-  const { cfg } = model;
   const stop = spec.stopAtLayer;
-  if (!Number.isInteger(stop) || stop < 1 || stop > cfg.n_layers) {
-    throw new RangeError(`probe stopAtLayer ${stop} out of range [1, ${cfg.n_layers}]`);
+  if (!Number.isInteger(stop) || stop < 1 || stop > model.cfg.n_layers) {
+    throw new RangeError(`probe stopAtLayer ${stop} out of range [1, ${model.cfg.n_layers}]`);
   }
-  const g = new Graph();
-  const tokens = g.input("tokens", "int32", [b, p]);
-  const hooks = new HookPoints(g);
-  const weights = new WeightInputs(g, expectedShapes(cfg, !model.processing.fold_ln));
-  gpt2Forward(g, cfg, {
-    tokens,
-    hooks,
-    weights,
+  const res = await model.forward(tokens, {
     stopAtLayer: stop,
     // The last block's MLP output is never read: skip its matmuls.
     mlpReplacements: new Map([[stop - 1, "zero"]]),
+    extension: { key: `probe:${spec.key}`, build: spec.build, feeds },
   });
-  spec.build(g, {
-    hook(name) {
-      const v = hooks.values.get(name);
-      if (!v) {
-        throw new RangeError(`probe hook "${name}" is not computed when stopping at layer ${stop}`);
-      }
-      return v;
-    },
-    input: (name, dtype, shape) => g.input(name, dtype, shape),
-  });
-  const compiled = await model.runtime.compile(g);
-  return { compiled, weightNames: weights.used() };
+  return res.extra ?? {};
 }
 
 /** The graph input name of a transcoder parameter in probes (`tc{layer}.W_enc`, ...). */
@@ -165,9 +117,7 @@ export function spliceEncoder(
   for (const name of ["W_enc", "b_enc", "b_dec"] as const) {
     p[name] = probe.input(transcoderInputName(tc.layer, name), "float32", shapes[name]);
   }
-  const x = probe.hook(`blocks.${tc.layer}.ln2.hook_normalized`);
-  const hiddenPre = g.add(g.matmul(g.sub(x, p.b_dec), p.W_enc), p.b_enc);
-  return { hiddenPre, z: g.relu(hiddenPre) };
+  return transcoderEncode(g, probe.hook(`blocks.${tc.layer}.ln2.hook_normalized`), p);
 }
 
 /** The feeds of the parameters `spliceEncoder` declares. */
@@ -200,8 +150,4 @@ export function checkTranscoder(model: HookedModel, tc: Transcoder): void {
 }
 
 /** Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index. */
-export function checkFeature(feature: number, dSae: number): void {
-  if (!Number.isInteger(feature) || feature < 0 || feature >= dSae) {
-    throw new RangeError(`feature ${feature} out of range for d_sae ${dSae}`);
-  }
-}
+export const checkFeature: (feature: number, dSae: number) => void = checkFeatureIndex;

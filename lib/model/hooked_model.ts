@@ -8,7 +8,7 @@
  */
 import { Graph } from "../graph/builder.ts";
 import { HookPoints, patchInputName, type PatchMode, type PatchSpec } from "../graph/hooks.ts";
-import type { Value } from "../graph/ir.ts";
+import type { ElemType, Value } from "../graph/ir.ts";
 import { type CompiledGraph, Runtime, type RuntimeOptions } from "../graph/session.ts";
 import { shapeStr, type Tensor } from "../tensor/tensor.ts";
 import { Rng } from "../tensor/random.ts";
@@ -57,6 +57,29 @@ export interface MlpReplacementProvider {
 /** Per-layer MLP replacement: zero ablation or a provider. */
 export type MlpReplacements = ReadonlyMap<number, "zero" | MlpReplacementProvider>;
 
+/**
+ * Extra computations appended to a forward pass's graph, reading hook values, e.g. a reduction
+ * so that only a summary of a large activation leaves onnxruntime. Its outputs come back in
+ * `ForwardResult.extra`.
+ */
+export interface GraphExtension {
+  /** Identifies the structure `build` appends (part of the compiled graph's cache key). */
+  key: string;
+  /**
+   * Appends nodes; `hook` gives a computed hook's value, `input` declares a graph input fed from
+   * `feeds`; outputs are declared with `g.output(name, value)`.
+   */
+  build(
+    g: Graph,
+    ctx: {
+      hook(name: string): Value;
+      input(name: string, dtype: ElemType, shape: readonly number[]): Value;
+    },
+  ): void;
+  /** Tensors for the inputs `build` declares, by name. */
+  feeds?: Readonly<Record<string, Tensor>>;
+}
+
 /** Everything one forward pass may be asked for. */
 export interface ForwardRequest {
   /** Hook names whose values to return. */
@@ -81,6 +104,8 @@ export interface ForwardRequest {
    * distribution to its own (`compareLoss`, `kl`).
    */
   compareWith?: MlpReplacements;
+  /** Extra computations on hook values (see `GraphExtension`). */
+  extension?: GraphExtension;
 }
 
 /** The outputs of a forward pass. */
@@ -95,6 +120,8 @@ export interface ForwardResult {
   compareLoss?: number;
   /** With `compareWith`: mean over positions of KL(this pass || compared pass), in nats. */
   kl?: number;
+  /** The outputs of `extension`, by the names it declared. */
+  extra?: Record<string, Tensor>;
   cache: ActivationCache;
 }
 
@@ -114,11 +141,15 @@ interface Compiled {
   paramNames: string[];
   /** Graph inputs of replacement parameters: which set (primary or compared), layer and name. */
   providerParams: Map<string, { compare: boolean; layer: number; name: string }>;
+  /** Output names declared by the request's extension. */
+  extensionOutputs: string[];
 }
 
 const GRAPH_LOSS = "loss:mean", GRAPH_LOSS_TOKENS = "loss:per_token", GRAPH_LOGITS = "logits";
 const GRAPH_LOGIT_POSITIONS = "logit_positions";
 const GRAPH_KL = "compare:kl", GRAPH_COMPARE_LOSS = "compare:loss";
+/** Extension inputs are prefixed so that they never clash with weights or patches. */
+const EXTENSION_PREFIX = "extension:";
 
 /**
  * A hooked GPT-2 model.
@@ -386,6 +417,7 @@ export class HookedModel {
       compare: req.compareWith
         ? [...req.compareWith].map(([l, r]) => [l, r === "zero" ? "zero" : r.key]).sort()
         : null,
+      extension: req.extension?.key ?? null,
     });
     let entry = this.#compiled.get(key);
     if (!entry) {
@@ -399,11 +431,12 @@ export class HookedModel {
         loss,
         replacements,
         req.compareWith,
+        req.extension,
       );
       this.#compiled.set(key, entry);
       entry.catch(() => this.#compiled.delete(key));
     }
-    const { compiled, paramNames, providerParams } = await entry;
+    const { compiled, paramNames, providerParams, extensionOutputs } = await entry;
     const feeds: Record<string, Tensor> = { tokens: batch };
     for (const n of paramNames) feeds[n] = this.weights.get(n)!;
     // The compiled graph is shared by every replacement of the same structure: feed the
@@ -420,6 +453,9 @@ export class HookedModel {
     if (logits === "at") {
       feeds[GRAPH_LOGIT_POSITIONS] = { dtype: "int32", shape: [b], data: req.logitPositions! };
     }
+    for (const [k, t] of Object.entries(req.extension?.feeds ?? {})) {
+      feeds[`${EXTENSION_PREFIX}${k}`] = t;
+    }
     const out = await compiled.run(feeds);
     const cache = new Map<string, Tensor<"float32">>();
     for (const n of names) cache.set(n, out[n] as Tensor<"float32">);
@@ -430,6 +466,9 @@ export class HookedModel {
     if (req.compareWith) {
       result.kl = (out[GRAPH_KL].data as Float32Array)[0];
       result.compareLoss = (out[GRAPH_COMPARE_LOSS].data as Float32Array)[0];
+    }
+    if (extensionOutputs.length) {
+      result.extra = Object.fromEntries(extensionOutputs.map((n) => [n, out[n]]));
     }
     return result;
   }
@@ -466,6 +505,7 @@ export class HookedModel {
     loss: "mean" | "perToken" | "none",
     replacements: MlpReplacements,
     compare: MlpReplacements | undefined,
+    extension: GraphExtension | undefined,
   ): Promise<Compiled> {
     // Validate hook names before building: unknown names, and names past stopAtLayer.
     const valid = new Set(this.#allHooks);
@@ -495,6 +535,7 @@ export class HookedModel {
     const hooks = new HookPoints(g, names, patchSpecs);
     const weights = new WeightInputs(g, expectedShapes(this.cfg, !this.processing.fold_ln));
     const providerParams = new Map<string, { compare: boolean; layer: number; name: string }>();
+    const extensionOutputs: string[] = [];
     const buildReplacements = (set: MlpReplacements, prefix: string) => {
       const built = new Map<number, MlpReplacement>();
       for (const [l, r] of set) {
@@ -556,6 +597,22 @@ export class HookedModel {
         else g.output(GRAPH_LOSS_TOKENS, perToken);
       }
     }
+    if (extension) {
+      const declared = new Set(g.outputs.map((o) => o.name));
+      extension.build(g, {
+        hook(name) {
+          const v = hooks.values.get(name);
+          if (!v) {
+            throw new RangeError(
+              `extension "${extension.key}": hook "${name}" is not computed here`,
+            );
+          }
+          return v;
+        },
+        input: (name, dtype, shape) => g.input(`${EXTENSION_PREFIX}${name}`, dtype, shape),
+      });
+      for (const o of g.outputs) if (!declared.has(o.name)) extensionOutputs.push(o.name);
+    }
     for (const n of patches.keys()) {
       if (!hooks.values.has(n)) {
         throw new RangeError(`patch hook "${n}" was not reached in the graph`);
@@ -567,7 +624,7 @@ export class HookedModel {
       }
     }
     const compiled = await this.runtime.compile(g);
-    return { compiled, paramNames: weights.used(), providerParams };
+    return { compiled, paramNames: weights.used(), providerParams, extensionOutputs };
   }
 
   /** Number of graphs compiled so far (one per distinct request shape). */

@@ -74,10 +74,27 @@ export function transcoderForward(
   p: Record<TranscoderParam, Value>,
   hookActs: (z: Value) => Value = (z) => z,
 ): { hiddenPre: Value; z: Value; yHat: Value } {
-  const hiddenPre = g.add(g.matmul(g.sub(x, p.b_dec), p.W_enc), p.b_enc);
-  const z = hookActs(g.relu(hiddenPre));
+  const { hiddenPre, z: acts } = transcoderEncode(g, x, p);
+  const z = hookActs(acts);
   const yHat = g.add(g.matmul(z, p.W_dec), p.b_dec_out);
   return { hiddenPre, z, yHat };
+}
+
+/** The encoder half: pre-activations `(x - b_dec) W_enc + b_enc` and `z = ReLU(...)`. */
+export function transcoderEncode(
+  g: Graph,
+  x: Value,
+  p: Pick<Record<TranscoderParam, Value>, "W_enc" | "b_enc" | "b_dec">,
+): { hiddenPre: Value; z: Value } {
+  const hiddenPre = g.add(g.matmul(g.sub(x, p.b_dec), p.W_enc), p.b_enc);
+  return { hiddenPre, z: g.relu(hiddenPre) };
+}
+
+/** Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index. */
+export function checkFeatureIndex(feature: number, dSae: number): void {
+  if (!Number.isInteger(feature) || feature < 0 || feature >= dSae) {
+    throw new RangeError(`feature ${feature} out of range for d_sae ${dSae}`);
+  }
 }
 
 /**

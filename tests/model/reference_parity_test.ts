@@ -186,3 +186,32 @@ Deno.test("stopAtLayer returns the hooks before the stop layer and no logits", a
     "blocks.1.attn.hook_pattern",
   ]);
 });
+
+Deno.test("a graph extension reduces hook values in-graph and returns only its outputs", async () => {
+  const cfg = configs[0];
+  const sd = randomStateDict(cfg, 50) as StateDict;
+  const model = new HookedModel(cfg, copySd(sd), NO_PROCESSING);
+  const tokens = tokensFor(cfg, 2, 5, 3);
+  const ref = referenceForward(cfg, sd, tokens);
+  const res = await model.forward(tokens, {
+    stopAtLayer: 1,
+    extension: {
+      key: "sum of squares",
+      build(g, { hook, input }) {
+        const x = hook("blocks.0.hook_mlp_out"); // [b, p, d]
+        g.output("ss", g.reduceSum(g.mul(g.mul(x, x), input("scale", "float32", []))));
+      },
+      feeds: { scale: { dtype: "float32", shape: [], data: Float32Array.of(2) } },
+    },
+  });
+  const expected = 2 * ref.hooks.get("blocks.0.hook_mlp_out")!.data.reduce((s, v) => s + v * v, 0);
+  assert.ok(Math.abs((res.extra!.ss.data[0] as number) - expected) < 1e-5 * expected);
+  assert.equal(res.cache.size, 0);
+  await assert.rejects(
+    model.forward(tokens, {
+      stopAtLayer: 1,
+      extension: { key: "late", build: (_g, { hook }) => void hook("blocks.1.hook_mlp_out") },
+    }),
+    /extension "late": hook "blocks\.1\.hook_mlp_out" is not computed here/,
+  );
+});
