@@ -8,33 +8,14 @@ library actually loaded is reported.
 import json
 import math
 import sys
-import time
 
 import torch
+
+from timing import blas_in_use, median_time
 
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args.get("threads", 2))
 torch.manual_seed(0)
-
-
-def blas_in_use():
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower() or "lapack" in line.lower()}
-        return sorted(l for l in libs if l.startswith("/"))
-    except OSError:
-        return []
-
-
-def median_time(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return times[len(times) // 2]
 
 
 class GPT2:

@@ -7,25 +7,15 @@ prints one JSON object with median seconds per step.
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
+from timing import median_time
+
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args.get("threads", 2))
 torch.manual_seed(0)
-
-
-def median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def transcoder_bench(d_in, d_sae, batch, dead_fraction, repeats):

@@ -12,8 +12,7 @@ import assert from "node:assert/strict";
 import { gpt2Config } from "../../lib/model/config.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
-import { Transcoder } from "../../lib/transcoder/transcoder.ts";
-import { randn, Rng } from "../../lib/tensor/random.ts";
+import { randomTranscoder } from "../helpers/random_transcoders.ts";
 import { CircuitContext } from "../../lib/circuits/context.ts";
 import { attnHeadContribs, topContribs, transcoderIxG } from "../../lib/circuits/attribution.ts";
 import {
@@ -27,21 +26,7 @@ import { flattenPaths } from "../../lib/circuits/filters.ts";
 
 const cfg = gpt2Config({ n_layers: 3, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
 const model = modelFromStateDict(cfg, randomStateDict(cfg, 7, 0.3));
-export const transcoders = [0, 1, 2].map((l) => {
-  const tc = Transcoder.random({
-    d_in: 16,
-    d_sae: 32,
-    d_out: 16,
-    hook_name: `blocks.${l}.ln2.hook_normalized`,
-    hook_layer: l,
-    out_hook_name: `blocks.${l}.hook_mlp_out`,
-  }, 10 + l);
-  const rng = new Rng(20 + l);
-  for (const n of ["b_enc", "b_dec", "b_dec_out"] as const) {
-    tc.params.get(n)!.data.set(randn(tc.params.get(n)!.shape, rng, 0.1).data);
-  }
-  return tc;
-});
+const transcoders = [0, 1, 2].map((l) => randomTranscoder(l, 10 + l, { biasSeed: 20 + l }));
 const tokens = [1, 5, 9, 13, 2, 44, 7, 30];
 
 function mostActive(ctx: CircuitContext, layer: number, token: number): number {

@@ -7,32 +7,19 @@ import { gpt2Config } from "../../lib/model/config.ts";
 import type { HookedModel } from "../../lib/model/hooked_model.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
-import { randn, Rng } from "../../lib/tensor/random.ts";
+import { Rng } from "../../lib/tensor/random.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
-import { Transcoder } from "../../lib/transcoder/transcoder.ts";
+import type { Transcoder } from "../../lib/transcoder/transcoder.ts";
+import { randomTranscoder } from "../helpers/random_transcoders.ts";
 
 export const cfg = gpt2Config({ n_layers: 3, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
 export const model: HookedModel = modelFromStateDict(cfg, randomStateDict(cfg, 7, 0.3));
 export const D_SAE = 24;
 
 /** Transcoders for layers 0..2 with random biases (b_enc shifted down: sparser features). */
-export const transcoders: Transcoder[] = [0, 1, 2].map((l) => {
-  const tc = Transcoder.random({
-    d_in: 16,
-    d_sae: D_SAE,
-    d_out: 16,
-    hook_name: `blocks.${l}.ln2.hook_normalized`,
-    hook_layer: l,
-    out_hook_name: `blocks.${l}.hook_mlp_out`,
-  }, 10 + l);
-  const rng = new Rng(20 + l);
-  for (const n of ["b_enc", "b_dec", "b_dec_out"] as const) {
-    tc.params.get(n)!.data.set(randn(tc.params.get(n)!.shape, rng, 0.2).data);
-  }
-  const b = tc.params.get("b_enc")!.data;
-  for (let i = 0; i < b.length; i++) b[i] -= 0.4;
-  return tc;
-});
+export const transcoders: Transcoder[] = [0, 1, 2].map((l) =>
+  randomTranscoder(l, 10 + l, { dSae: D_SAE, biasSeed: 20 + l, biasStd: 0.2, encShift: -0.4 })
+);
 
 /** Random token rows `[n, p]`. */
 export function randomRows(n: number, p: number, seed: number): Tensor<"int32"> {

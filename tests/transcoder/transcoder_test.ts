@@ -8,30 +8,17 @@ import { gpt2Config } from "../../lib/model/config.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
 import { loadTranscoderFolder, saveTranscoderFolder } from "../../lib/transcoder/saelens_folder.ts";
-import { toDense, Transcoder, type TranscoderConfig } from "../../lib/transcoder/transcoder.ts";
+import { toDense, Transcoder } from "../../lib/transcoder/transcoder.ts";
 import { relativeError } from "../../lib/tensor/ops.ts";
 import { randn, Rng } from "../../lib/tensor/random.ts";
+import { randomTranscoder as randomTc } from "../helpers/random_transcoders.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 
 const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 4, d_vocab: 40, n_ctx: 10 });
-const tcCfg = (layer: number, d_sae = 48): TranscoderConfig => ({
-  d_in: 16,
-  d_sae,
-  d_out: 16,
-  hook_name: `blocks.${layer}.ln2.hook_normalized`,
-  hook_layer: layer,
-  out_hook_name: `blocks.${layer}.hook_mlp_out`,
-});
 
 /** A transcoder with random biases too, so that every term is exercised. */
-function randomTranscoder(layer: number, seed: number): Transcoder {
-  const tc = Transcoder.random(tcCfg(layer), seed);
-  const rng = new Rng(seed + 100);
-  for (const name of ["b_enc", "b_dec", "b_dec_out"] as const) {
-    tc.params.get(name)!.data.set(randn(tc.params.get(name)!.shape, rng, 0.1).data);
-  }
-  return tc;
-}
+const randomTranscoder = (layer: number, seed: number) =>
+  randomTc(layer, seed, { dSae: 48, biasSeed: seed + 100 });
 
 function hostForward(tc: Transcoder, x: Tensor<"float32">) {
   const { d_in, d_sae, d_out } = tc.cfg;
