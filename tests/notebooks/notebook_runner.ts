@@ -29,7 +29,13 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 interface Cell {
   cell_type: string;
   source: string | string[];
-  outputs?: { output_type: string; text?: string | string[]; data?: Record<string, string | string[]>; ename?: string; evalue?: string }[];
+  outputs?: {
+    output_type: string;
+    text?: string | string[];
+    data?: Record<string, string | string[]>;
+    ename?: string;
+    evalue?: string;
+  }[];
 }
 
 const text = (x: string | string[] | undefined) => (Array.isArray(x) ? x.join("") : x ?? "");
@@ -37,7 +43,11 @@ const text = (x: string | string[] | undefined) => (Array.isArray(x) ? x.join(""
 /** Whether `jupyter` and its `deno` kernelspec are installed. */
 export function jupyterAvailable(): boolean {
   try {
-    const out = new Deno.Command("jupyter", { args: ["kernelspec", "list", "--json"], stdout: "piped", stderr: "null" }).outputSync();
+    const out = new Deno.Command("jupyter", {
+      args: ["kernelspec", "list", "--json"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
     return out.success && "deno" in JSON.parse(new TextDecoder().decode(out.stdout)).kernelspecs;
   } catch {
     return false;
@@ -45,7 +55,11 @@ export function jupyterAvailable(): boolean {
 }
 
 /** Executes a notebook in the real Deno kernel with nbconvert. */
-export async function runWithJupyter(path: string, env: Record<string, string> = {}, timeoutSeconds = 900): Promise<NotebookRun> {
+export async function runWithJupyter(
+  path: string,
+  env: Record<string, string> = {},
+  timeoutSeconds = 900,
+): Promise<NotebookRun> {
   const t0 = performance.now();
   const outDir = await Deno.makeTempDir();
   const out = await new Deno.Command("jupyter", {
@@ -68,7 +82,9 @@ export async function runWithJupyter(path: string, env: Record<string, string> =
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (!out.success) throw new Error(`nbconvert failed:\n${new TextDecoder().decode(out.stderr).slice(-3000)}`);
+  if (!out.success) {
+    throw new Error(`nbconvert failed:\n${new TextDecoder().decode(out.stderr).slice(-3000)}`);
+  }
   const nb = JSON.parse(await Deno.readTextFile(join(outDir, "executed.ipynb")));
   await Deno.remove(outDir, { recursive: true });
   const cells: string[] = [], errors: string[] = [];
@@ -85,15 +101,21 @@ export async function runWithJupyter(path: string, env: Record<string, string> =
 }
 
 /** Runs the code cells in order as one module with `deno run` (imports of `../mod.ts` resolved). */
-export async function runWithDeno(path: string, env: Record<string, string> = {}): Promise<NotebookRun> {
+export async function runWithDeno(
+  path: string,
+  env: Record<string, string> = {},
+): Promise<NotebookRun> {
   const t0 = performance.now();
   const nb = JSON.parse(await Deno.readTextFile(path));
-  const code = (nb.cells as Cell[]).filter((c) => c.cell_type === "code").map((c) => text(c.source));
+  const code = (nb.cells as Cell[]).filter((c) => c.cell_type === "code").map((c) =>
+    text(c.source)
+  );
   const marker = (i: number) => `@@cell ${i}@@`;
   const notebookDir = dirname(resolve(path));
   const source = code.map((c, i) =>
     `console.log(${JSON.stringify(marker(i))});\n` +
-    c.replaceAll(/from\s+"(\.\.?\/[^"]+)"/g, (_, rel) => `from ${JSON.stringify(new URL(rel, `file://${notebookDir}/`).href)}`)
+    c.replaceAll(/from\s+"(\.\.?\/[^"]+)"/g, (_, rel) =>
+      `from ${JSON.stringify(new URL(rel, `file://${notebookDir}/`).href)}`)
   ).join("\n");
   const tmp = await Deno.makeTempFile({ suffix: ".ts" });
   await Deno.writeTextFile(tmp, source);
@@ -120,7 +142,10 @@ export async function runWithDeno(path: string, env: Record<string, string> = {}
  * Runs a notebook in the real kernel when available; without Jupyter, CI (TC_REQUIRE_JUPYTER=1)
  * fails and other machines run the cells with `deno run`, saying so.
  */
-export async function runNotebook(path: string, env: Record<string, string> = {}): Promise<NotebookRun> {
+export async function runNotebook(
+  path: string,
+  env: Record<string, string> = {},
+): Promise<NotebookRun> {
   if (jupyterAvailable()) return await runWithJupyter(path, env);
   if (Deno.env.get("TC_REQUIRE_JUPYTER") === "1") {
     throw new Error(
