@@ -1,7 +1,7 @@
 /**
  * `train-transcoder` and `eval` end to end as subprocesses of the real CLIs, in a temporary
  * directory, on a tiny random model written as a Hugging Face folder and a tiny user corpus:
- * training writes a SAELens-style folder and a checkpoint that a run with other options refuses
+ * training writes a SAELens-style folder and a checkpoint that a run with other options refuses;
  * evaluation prints the per-layer table and writes the feature-frequency sidecar; `--help` and
  * bad options.
  */
