@@ -157,15 +157,21 @@ export class Runtime {
     this.memArena = memArena;
   }
 
-  /** Compiles a graph to an onnxruntime session. */
-  async compile(graph: Graph): Promise<CompiledGraph> {
+  /**
+   * Compiles a graph to an onnxruntime session. `memArena` overrides the runtime's setting for
+   * this session (a graph run many times, like a training step, is faster with the arena).
+   */
+  async compile(
+    graph: Graph,
+    { memArena = this.memArena }: { memArena?: boolean } = {},
+  ): Promise<CompiledGraph> {
     const bytes = toOnnx(graph);
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [this.provider],
       graphOptimizationLevel: "all",
       // Without the arena each session returns its activations' memory after every run; with it,
       // every compiled graph would keep its own peak (gigabytes for full-vocabulary logits).
-      enableCpuMemArena: this.memArena,
+      enableCpuMemArena: memArena,
       ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
     };
     let session: ort.InferenceSession;

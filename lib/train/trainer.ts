@@ -86,7 +86,13 @@ export class Trainer {
         );
       }
     }
-    return new Trainer(await runtime.compile(buildTrainStep(spec)), state, schedule, spec.adam);
+    // One session runs every step: the memory arena pays for itself here.
+    return new Trainer(
+      await runtime.compile(buildTrainStep(spec), { memArena: true }),
+      state,
+      schedule,
+      spec.adam,
+    );
   }
 
   /** The learning rate the next step will use. */

@@ -21,7 +21,7 @@ import type { ScheduleName } from "../train/schedules.ts";
 import { initialState, Trainer, type TrainState } from "../train/trainer.ts";
 import { ActivationStore, columnMeans } from "./activation_store.ts";
 import { initialTranscoderParams, Transcoder, type TranscoderConfig } from "./transcoder.ts";
-import { transcoderStepSpec } from "./training_step.ts";
+import { deadFeatureFeeds, transcoderStepSpec } from "./training_step.ts";
 import { existsSync } from "node:fs";
 
 /** Options of a transcoder training run; the defaults are the reference's GPT-2 values. */
@@ -149,14 +149,13 @@ export async function trainTranscoder(
   };
   const totalSteps = Math.floor(o.totalTokens / o.trainBatchSize);
   const runConfig = { ...o, d_model: d, n_ctx: rows.shape[1], rows: rows.shape[0] };
-  const spec = transcoderStepSpec({
+  const stepOptions = {
     d_in: d,
     d_sae: o.dSae,
     d_out: d,
     batch: o.trainBatchSize,
     l1Coefficient: o.l1Coefficient,
-    useGhostGrads: o.useGhostGrads,
-  });
+  };
 
   // State: a checkpoint to resume, or a fresh initialisation.
   let state: TrainState;
@@ -194,7 +193,29 @@ export async function trainTranscoder(
     warmupSteps: o.warmupSteps,
     totalSteps,
   };
-  const trainer = await Trainer.create(hooks.runtime ?? model.runtime, spec, state, schedule);
+  // One compiled step per ghost-gradient capacity (0: no dead feature, no ghost pass; then powers
+  // of two of at least 128 dead features, up to the full mask); all share the training state.
+  const trainers = new Map<number, Promise<Trainer>>();
+  const runtime = hooks.runtime ?? model.runtime;
+  const capacityFor = (nDead: number): number => {
+    if (!o.useGhostGrads || nDead === 0) return 0;
+    const cap = Math.max(128, 2 ** Math.ceil(Math.log2(nDead)));
+    return cap >= o.dSae / 2 ? o.dSae : cap; // the full mask costs no more than a large gather
+  };
+  const trainerFor = (cap: number): Promise<Trainer> => {
+    let t = trainers.get(cap);
+    if (!t) {
+      const spec = transcoderStepSpec({
+        ...stepOptions,
+        useGhostGrads: cap > 0,
+        ghostCapacity: cap > 0 && cap < o.dSae ? cap : undefined,
+      });
+      t = Trainer.create(runtime, spec, state, schedule);
+      trainers.set(cap, t);
+    }
+    return t;
+  };
+  const trainer = await trainerFor(0);
   const save = async () => {
     if (!path) return;
     const meta: CheckpointMeta = {
@@ -214,9 +235,11 @@ export async function trainTranscoder(
     for (let i = 0; i < o.dSae; i++) {
       if (passesSinceFired[i] > o.deadFeatureWindow) (dead[i] = 1, nDead++);
     }
-    const feeds: Record<string, Tensor> = { x, y };
-    if (o.useGhostGrads) feeds.dead_mask = { dtype: "bool", shape: [o.dSae], data: dead };
-    const r = await trainer.step(feeds);
+    const cap = capacityFor(nDead);
+    const feeds: Record<string, Tensor> = cap === 0
+      ? { x, y }
+      : { x, y, ...deadFeatureFeeds(dead, cap < o.dSae ? cap : undefined) };
+    const r = await (await trainerFor(cap)).step(feeds);
     const fired = r.outputs.fired.data as Float32Array;
     for (let i = 0; i < o.dSae; i++) {
       passesSinceFired[i] = fired[i] > 0 ? 0 : passesSinceFired[i] + 1;

@@ -21,6 +21,7 @@
  * @module
  */
 import type { Graph } from "../graph/builder.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { Value } from "../graph/ir.ts";
 import type { AdamConfig } from "../train/optimizer.ts";
 import type { StepSpec } from "../train/train_step.ts";
@@ -34,7 +35,35 @@ export interface TranscoderStepOptions {
   batch: number;
   l1Coefficient: number;
   useGhostGrads: boolean;
+  /**
+   * How ghost gradients select the dead features: as a boolean mask over all features
+   * (`dead_mask [d_sae]`; the ghost pass costs a full decoder matmul), or, with a capacity K, as
+   * the indices of up to K dead features (`dead_idx` int32 `[K]`, padded, and `dead_valid` bool
+   * `[K]`), so the ghost pass costs K/d_sae of that. Same result; use `deadFeatureFeeds`.
+   */
+  ghostCapacity?: number;
   adam?: AdamConfig;
+}
+
+/** The ghost-gradient feeds of a step: the mask, or the padded indices for a capacity. */
+export function deadFeatureFeeds(dead: Uint8Array, capacity?: number): Record<string, Tensor> {
+  if (capacity === undefined) {
+    return { dead_mask: { dtype: "bool", shape: [dead.length], data: dead } };
+  }
+  const idx = new Int32Array(capacity), valid = new Uint8Array(capacity);
+  let k = 0;
+  for (let i = 0; i < dead.length; i++) {
+    if (!dead[i]) continue;
+    if (k === capacity) {
+      throw new RangeError(`more than ${capacity} dead features: use a larger ghost capacity`);
+    }
+    idx[k] = i;
+    valid[k++] = 1;
+  }
+  return {
+    dead_idx: { dtype: "int32", shape: [capacity], data: idx },
+    dead_valid: { dtype: "bool", shape: [capacity], data: valid },
+  };
 }
 
 function rowNorm(g: Graph, v: Value): Value {
@@ -60,7 +89,8 @@ export function transcoderStepSpec(o: TranscoderStepOptions): StepSpec {
       const { hiddenPre, z, yHat } = transcoderForward(g, x, p);
       const mseElem = g.div(g.pow(g.sub(yHat, y), g.scalar(2)), rowNorm(g, y)); // [B, d_out]
       const mse = g.reduceMean(mseElem);
-      const l1 = g.mul(g.scalar(o.l1Coefficient), g.reduceMean(g.reduceSum(g.abs(z), [1])));
+      // z >= 0 (a ReLU output), so |z| = z, and the gradients agree too (ReLU passes none at 0).
+      const l1 = g.mul(g.scalar(o.l1Coefficient), g.reduceMean(g.reduceSum(z, [1])));
       let loss = g.add(mse, l1);
       const firedRows = g.cast(g.greater(z, g.scalar(0)), "float32"); // [B, d_sae]
       const outputs: Record<string, Value> = {
@@ -70,12 +100,23 @@ export function transcoderStepSpec(o: TranscoderStepOptions): StepSpec {
         fired: g.reduceSum(firedRows, [0]),
       };
       if (o.useGhostGrads) {
-        const dead = g.input("dead_mask", "bool", [o.d_sae]);
         const residual = g.sub(y, yHat); // [B, d_out]
         const resDetached = g.stopGradient(residual);
         // exp of the dead features' pre-activations only (alive ones contribute exactly 0).
-        const deadActs = g.exp(g.where(dead, hiddenPre, g.scalar(-1e4)));
-        let ghostOut = g.matmul(deadActs, p.W_dec); // [B, d_out]
+        let dead: Value, deadActs: Value, deadDec: Value;
+        if (o.ghostCapacity === undefined) {
+          dead = g.input("dead_mask", "bool", [o.d_sae]);
+          deadActs = g.exp(g.where(dead, hiddenPre, g.scalar(-1e4))); // [B, d_sae]
+          deadDec = p.W_dec;
+        } else {
+          const k = o.ghostCapacity;
+          const idx = g.input("dead_idx", "int32", [k]);
+          dead = g.input("dead_valid", "bool", [k]);
+          const pre = g.transpose(g.gather(g.transpose(hiddenPre, [1, 0]), idx, 0), [1, 0]); // [B, K]
+          deadActs = g.exp(g.where(dead, pre, g.scalar(-1e4)));
+          deadDec = g.gather(p.W_dec, idx, 0); // [K, d_out]
+        }
+        let ghostOut = g.matmul(deadActs, deadDec); // [B, d_out]
         const scale = g.stopGradient(
           g.div(
             rowNorm(g, residual),

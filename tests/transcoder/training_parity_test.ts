@@ -12,7 +12,7 @@ import { Runtime } from "../../lib/graph/session.ts";
 import { relativeError } from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { TRANSCODER_PARAMS } from "../../lib/transcoder/transcoder.ts";
-import { transcoderStepSpec } from "../../lib/transcoder/training_step.ts";
+import { deadFeatureFeeds, transcoderStepSpec } from "../../lib/transcoder/training_step.ts";
 import { initialState, Trainer } from "../../lib/train/trainer.ts";
 
 const golden = (await readSafetensors(
@@ -26,8 +26,15 @@ const get = (k: string) => {
   return t;
 };
 
-for (const scenario of ["ghost", "plain"]) {
-  Deno.test(`transcoder steps equal PyTorch's (${scenario})`, async () => {
+// The ghost pass selects dead features by a mask over all features, or by the indices of up to
+// `capacity` of them (16 here: 10 dead features and padding); both must equal PyTorch.
+for (
+  const [scenario, capacity] of [["ghost", undefined], ["ghost", 16], ["plain", undefined], [
+    "plain",
+    16,
+  ]] as const
+) {
+  Deno.test(`transcoder steps equal PyTorch's (${scenario}, ${capacity ? `capacity ${capacity}` : "mask"})`, async () => {
     const params = new Map<string, Tensor<"float32">>();
     for (const name of TRANSCODER_PARAMS) {
       params.set(name, get(`${scenario}.init.${name}`) as Tensor<"float32">);
@@ -39,6 +46,7 @@ for (const scenario of ["ghost", "plain"]) {
       batch: 32,
       l1Coefficient: 3e-3,
       useGhostGrads: true,
+      ghostCapacity: capacity,
     });
     const trainer = await Trainer.create(new Runtime({ threads: 1 }), spec, initialState(params), {
       name: "constant",
@@ -50,7 +58,7 @@ for (const scenario of ["ghost", "plain"]) {
       const r = await trainer.step({
         x: get("x"),
         y: get("y"),
-        dead_mask: { dtype: "bool", shape: [64], data: dead },
+        ...deadFeatureFeeds(dead, capacity),
       });
       const expect = (name: string) => get(`${scenario}.step${k}.${name}`).data[0] as number;
       const close = (what: string, actual: number, expected: number) =>
