@@ -19,6 +19,7 @@ import {
   initialState,
   initialTranscoderParams,
   lmStepSpec,
+  mlpTranscoderConfig,
   modelFromStateDict,
   randn,
   randomStateDict,
@@ -304,14 +305,7 @@ async function benchCircuits() {
   const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
   const tcs = Array.from({ length: cfg.n_layers }, (_, l) =>
     new Transcoder(
-      {
-        d_in: 768,
-        d_sae: 24576,
-        d_out: 768,
-        hook_name: `blocks.${l}.ln2.hook_normalized`,
-        hook_layer: l,
-        out_hook_name: `blocks.${l}.hook_mlp_out`,
-      },
+      mlpTranscoderConfig(l, { d_in: 768, d_sae: 24576 }),
       initialTranscoderParams({ d_in: 768, d_sae: 24576, d_out: 768 }, l),
       model.runtime,
     ));

@@ -12,22 +12,33 @@ export function usageError(message: string): never {
   Deno.exit(2);
 }
 
-/** An integer option at least `min` (and at most `max`). */
+function parseNumeric(
+  kind: "an integer" | "a number",
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number {
+  const x = Number(value);
+  const ok = value !== undefined && value.trim() !== "" &&
+    (kind === "an integer" ? Number.isSafeInteger(x) : Number.isFinite(x)) && x >= min && x <= max;
+  if (!ok) {
+    const bounds = `${Number.isFinite(min) ? ` >= ${min}` : ""}${
+      Number.isFinite(max) ? ` <= ${max}` : ""
+    }`;
+    usageError(`--${name} must be ${kind}${bounds}, got "${value}"`);
+  }
+  return x;
+}
+
+/** An integer option in [min, max]. */
 export function parseIntOption(
   name: string,
   value: string | undefined,
   min = -Infinity,
   max = Infinity,
 ): number {
-  const x = Number(value);
-  if (value === undefined || !Number.isSafeInteger(x) || x < min || x > max) {
-    usageError(
-      `--${name} must be an integer${Number.isFinite(min) ? ` >= ${min}` : ""}${
-        Number.isFinite(max) ? ` <= ${max}` : ""
-      }, got "${value}"`,
-    );
-  }
-  return x;
+  return parseNumeric("an integer", name, value, min, max);
 }
 
 /** A finite number option in [min, max]. */
@@ -37,15 +48,7 @@ export function parseNumberOption(
   min = -Infinity,
   max = Infinity,
 ): number {
-  const x = Number(value);
-  if (value === undefined || value.trim() === "" || !Number.isFinite(x) || x < min || x > max) {
-    usageError(
-      `--${name} must be a number${Number.isFinite(min) ? ` >= ${min}` : ""}${
-        Number.isFinite(max) ? ` <= ${max}` : ""
-      }, got "${value}"`,
-    );
-  }
-  return x;
+  return parseNumeric("a number", name, value, min, max);
 }
 
 /** A corpus: a built-in source name or a path. */

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { FeatureSummary } from "../dashboards/feature_stats.ts";
 import type { ActivationDashboard, ActivationExample } from "./dashboard_html.ts";
 import { formatFixed, formatPercent, htmlTable, textTable } from "./format.ts";
 import { Displayable } from "./jupyter.ts";
@@ -122,26 +123,6 @@ export function dashboardFromStats(
   };
 }
 
-/** A feature's summary numbers (the shape of `lib/dashboards`' `FeatureSummary`). */
-export interface FeatureSummaryLike {
-  /** The feature index. */
-  feature: number;
-  /** Tokens where it fired. */
-  count: number;
-  /** Fraction of tokens where it fired. */
-  frequency: number;
-  /** log10(frequency + 1e-10). */
-  logFrequency: number;
-  /** Mean activation over firing tokens. */
-  mean: number;
-  /** Standard deviation over firing tokens. */
-  std: number;
-  /** Largest activation. */
-  max: number;
-  /** Quantiles over firing tokens. */
-  quantiles: readonly { q: number; value: number }[];
-}
-
 /**
  * A table of a feature's summary numbers.
  *
@@ -153,7 +134,7 @@ export interface FeatureSummaryLike {
  * ```
  */
 export function summaryTable(
-  s: FeatureSummaryLike,
+  s: FeatureSummary,
   { title }: { title?: string } = {},
 ): Displayable {
   const rows: string[][] = [

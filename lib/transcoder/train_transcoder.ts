@@ -20,7 +20,12 @@ import {
 import type { ScheduleName } from "../train/schedules.ts";
 import { initialState, Trainer, type TrainState } from "../train/trainer.ts";
 import { ActivationStore, columnMeans } from "./activation_store.ts";
-import { initialTranscoderParams, Transcoder, type TranscoderConfig } from "./transcoder.ts";
+import {
+  initialTranscoderParams,
+  mlpTranscoderConfig,
+  Transcoder,
+  type TranscoderConfig,
+} from "./transcoder.ts";
 import { deadFeatureFeeds, transcoderStepSpec } from "./training_step.ts";
 import { existsSync } from "node:fs";
 
@@ -127,12 +132,7 @@ export async function trainTranscoder(
   }
   const d = model.cfg.d_model;
   const cfg: TranscoderConfig = {
-    d_in: d,
-    d_sae: o.dSae,
-    d_out: d,
-    hook_name: `blocks.${o.layer}.ln2.hook_normalized`,
-    hook_layer: o.layer,
-    out_hook_name: `blocks.${o.layer}.hook_mlp_out`,
+    ...mlpTranscoderConfig(o.layer, { d_in: d, d_sae: o.dSae }),
     model_name: hooks.modelName ?? "model",
     context_size: rows.shape[1],
     prepend_bos: true,

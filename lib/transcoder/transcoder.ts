@@ -34,6 +34,30 @@ export interface TranscoderConfig {
   [key: string]: unknown;
 }
 
+/**
+ * The config of a transcoder replacing the MLP of `layer` (the reference's hooks: input
+ * `blocks.{l}.ln2.hook_normalized`, target `blocks.{l}.hook_mlp_out`); d_out defaults to d_in.
+ *
+ * @example
+ * ```ts
+ * import { mlpTranscoderConfig } from "./transcoder.ts";
+ * mlpTranscoderConfig(8, { d_in: 768, d_sae: 24576 }).out_hook_name; // "blocks.8.hook_mlp_out"
+ * ```
+ */
+export function mlpTranscoderConfig(
+  layer: number,
+  { d_in, d_sae, d_out = d_in }: { d_in: number; d_sae: number; d_out?: number },
+): TranscoderConfig {
+  return {
+    d_in,
+    d_sae,
+    d_out,
+    hook_name: `blocks.${layer}.ln2.hook_normalized`,
+    hook_layer: layer,
+    out_hook_name: `blocks.${layer}.hook_mlp_out`,
+  };
+}
+
 /** The parameter names, in the reference's order. */
 export const TRANSCODER_PARAMS = ["W_enc", "b_enc", "W_dec", "b_dec", "b_dec_out"] as const;
 /** One parameter name. */

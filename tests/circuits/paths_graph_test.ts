@@ -31,7 +31,7 @@ import { topContribs } from "../../lib/circuits/attribution.ts";
 import { gpt2Config } from "../../lib/model/config.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
-import { Transcoder } from "../../lib/transcoder/transcoder.ts";
+import { mlpTranscoderConfig, Transcoder } from "../../lib/transcoder/transcoder.ts";
 
 const fv = (
   path: FeatureVector["componentPath"],
@@ -187,14 +187,7 @@ Deno.test("on a model: error nodes balance each node, logit directions and greed
   const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
   const model = modelFromStateDict(cfg, randomStateDict(cfg, 3, 0.3));
   const tcs = [0, 1].map((l) =>
-    Transcoder.random({
-      d_in: 16,
-      d_sae: 24,
-      d_out: 16,
-      hook_name: `blocks.${l}.ln2.hook_normalized`,
-      hook_layer: l,
-      out_hook_name: `blocks.${l}.hook_mlp_out`,
-    }, l)
+    Transcoder.random(mlpTranscoderConfig(l, { d_in: 16, d_sae: 24 }), l)
   );
   const ctx = await CircuitContext.create(model, tcs, [3, 8, 1, 40, 22, 9]);
   const z = ctx.featureActs(1, -1);

@@ -5,7 +5,7 @@
  * @module
  */
 import { randn, Rng } from "../../lib/tensor/random.ts";
-import { Transcoder } from "../../lib/transcoder/transcoder.ts";
+import { mlpTranscoderConfig, Transcoder } from "../../lib/transcoder/transcoder.ts";
 
 /** Options of `randomTranscoder`. */
 export interface RandomTranscoderOptions {
@@ -36,14 +36,7 @@ export function randomTranscoder(
   { d = 16, dSae = 32, biasStd = 0.1, biasSeed = seed + 10, encShift = 0 }:
     RandomTranscoderOptions = {},
 ): Transcoder {
-  const tc = Transcoder.random({
-    d_in: d,
-    d_sae: dSae,
-    d_out: d,
-    hook_name: `blocks.${layer}.ln2.hook_normalized`,
-    hook_layer: layer,
-    out_hook_name: `blocks.${layer}.hook_mlp_out`,
-  }, seed);
+  const tc = Transcoder.random(mlpTranscoderConfig(layer, { d_in: d, d_sae: dSae }), seed);
   const rng = new Rng(biasSeed);
   for (const n of ["b_enc", "b_dec", "b_dec_out"] as const) {
     tc.params.get(n)!.data.set(randn(tc.params.get(n)!.shape, rng, biasStd).data);

@@ -9,20 +9,13 @@ import { gpt2Config } from "../../lib/model/config.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
 import { evaluateTranscoders } from "../../lib/transcoder/evals.ts";
-import { Transcoder } from "../../lib/transcoder/transcoder.ts";
+import { mlpTranscoderConfig, Transcoder } from "../../lib/transcoder/transcoder.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 
 const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 2, n_ctx: 10, d_vocab: 60 });
 const model = modelFromStateDict(cfg, randomStateDict(cfg, 1, 0.3));
 const tc = (layer: number, seed: number) =>
-  Transcoder.random({
-    d_in: 16,
-    d_sae: 32,
-    d_out: 16,
-    hook_name: `blocks.${layer}.ln2.hook_normalized`,
-    hook_layer: layer,
-    out_hook_name: `blocks.${layer}.hook_mlp_out`,
-  }, seed);
+  Transcoder.random(mlpTranscoderConfig(layer, { d_in: 16, d_sae: 32 }), seed);
 const transcoders = [tc(0, 1), tc(1, 2)];
 const rows: Tensor<"int32"> = {
   dtype: "int32",
