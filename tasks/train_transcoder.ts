@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   loadModel,
   loadPackedCorpus,
+  NonFiniteLossError,
   parseSchedule,
   Progress,
   resolveModelDir,
@@ -124,6 +125,11 @@ const { transcoder, completed, steps } = await trainTranscoder(model, rows, {
       dead: m.deadFeatures,
       lr: m.lr,
     }),
+}).catch((e) => {
+  if (!(e instanceof NonFiniteLossError)) throw e;
+  progress.done();
+  console.error(`training stopped: ${e.message}`);
+  Deno.exit(1);
 });
 progress.done();
 if (!completed) {

@@ -18,7 +18,7 @@ import {
   saveCheckpoint,
 } from "../train/checkpoint.ts";
 import type { ScheduleName } from "../train/schedules.ts";
-import { initialState, Trainer, type TrainState } from "../train/trainer.ts";
+import { initialState, NonFiniteLossError, Trainer, type TrainState } from "../train/trainer.ts";
 import { ActivationStore, columnMeans } from "./activation_store.ts";
 import {
   initialTranscoderParams,
@@ -216,6 +216,7 @@ export async function trainTranscoder(
     return t;
   };
   const trainer = await trainerFor(0);
+  let lastSaved: number | undefined = path && existsSync(path) ? state.step : undefined;
   const save = async () => {
     if (!path) return;
     const meta: CheckpointMeta = {
@@ -225,6 +226,7 @@ export async function trainTranscoder(
       extra: { cursor: store.cursor, passesSinceFired: Array.from(passesSinceFired) },
     };
     await saveCheckpoint(path, trainer.state, meta);
+    lastSaved = trainer.state.step;
   };
   const every = hooks.checkpointEvery ?? 500;
   let stopped = false;
@@ -239,7 +241,14 @@ export async function trainTranscoder(
     const feeds: Record<string, Tensor> = cap === 0
       ? { x, y }
       : { x, y, ...deadFeatureFeeds(dead, cap < o.dSae ? cap : undefined) };
-    const r = await (await trainerFor(cap)).step(feeds);
+    let r;
+    try {
+      r = await (await trainerFor(cap)).step(feeds);
+    } catch (e) {
+      if (!(e instanceof NonFiniteLossError)) throw e;
+      const last = lastSaved === undefined ? "none" : `${path} (step ${lastSaved})`;
+      throw new NonFiniteLossError(`${e.message}; last good checkpoint: ${last}`);
+    }
     const fired = r.outputs.fired.data as Float32Array;
     for (let i = 0; i < o.dSae; i++) {
       passesSinceFired[i] = fired[i] > 0 ? 0 : passesSinceFired[i] + 1;

@@ -61,6 +61,16 @@ Deno.test("unknown hook names list the nearest valid names", async () => {
   );
 });
 
+Deno.test("reading a hook that was not cached names it and the nearest recorded ones", async () => {
+  const { cache } = await model.runWithCache([1, 2], {
+    names: ["blocks.0.hook_mlp_out", "blocks.0.hook_attn_out"],
+  });
+  assert.throws(
+    () => cache.get("blocks.0.hook_resid_post"),
+    /hook "blocks\.0\.hook_resid_post" is not in this cache \(2 hooks recorded; nearest: "blocks\.0\.hook_attn_out", "blocks\.0\.hook_mlp_out"\): pass it in names when running the model/,
+  );
+});
+
 Deno.test("patches of the wrong shape or dtype, and bad stop layers, are refused", async () => {
   await assert.rejects(
     model.run([1, 2], {

@@ -163,3 +163,28 @@ Deno.test("bad options: a layer out of range, a buffer smaller than a batch", as
     /nBatchesInBuffer must be an even number >= 2, got 3/,
   );
 });
+
+Deno.test("a diverging run stops naming the step and the last good checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const checkpointPath = `${dir}/checkpoint.safetensors`;
+  await assert.rejects(
+    trainTranscoder(model, rows, { ...small, lr: 1e30, warmupSteps: 0, totalTokens: 64 * 20 }, {
+      checkpointPath,
+      checkpointEvery: 1,
+    }),
+    (e: Error) => {
+      assert.equal(e.name, "NonFiniteLossError");
+      assert.match(
+        e.message,
+        /^step (\d+): loss .*; last good checkpoint: .*checkpoint\.safetensors \(step \d+\)$/,
+      );
+      const [, failed] = /^step (\d+)/.exec(e.message)!;
+      const [, saved] = /\(step (\d+)\)$/.exec(e.message)!;
+      assert.equal(Number(saved), Number(failed) - 1);
+      return true;
+    },
+  );
+  const { meta } = await loadCheckpoint(checkpointPath);
+  assert.ok(meta.step >= 1);
+  await Deno.remove(dir, { recursive: true });
+});
