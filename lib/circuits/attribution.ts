@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { dot } from "../tensor/ops.ts";
 import type { CircuitContext } from "./context.ts";
 import type { Component, ContribType, FeatureVector } from "./feature_vector.ts";
 import { type FeatureFilter, matchesFilter } from "./filters.ts";
@@ -162,6 +163,16 @@ export function attnChildVector(
   return out;
 }
 
+/**
+ * The layers whose transcoders write to a feature vector's residual stream, `[first, last]`:
+ * those before its layer, up to and including it for `resid_post`, only it for `mlp_out`.
+ */
+export function transcoderSourceLayers(fv: FeatureVector): [number, number] {
+  const L = fv.layer;
+  if (fv.sublayer === "mlp_out") return [L, L];
+  return [0, fv.sublayer === "resid_post" ? L : L - 1];
+}
+
 /** A candidate source of a feature vector, before its child vector is built. */
 interface Candidate {
   component: Component;
@@ -209,8 +220,7 @@ export function topContribs(
       `feature vector at layer ${L}, but the model has layers 0..${nLayers - 1}`,
     );
   }
-  const tcMax = fv.sublayer === "resid_post" || fv.sublayer === "mlp_out" ? L : L - 1;
-  const tcMin = fv.sublayer === "mlp_out" ? L : 0;
+  const [tcMin, tcMax] = transcoderSourceLayers(fv);
   const attnMax = fv.sublayer === "resid_pre" ? L - 1 : fv.sublayer === "mlp_out" ? -1 : L;
   const candidates: Candidate[] = [];
   const keep = (cs: Candidate[], n: number) => {
@@ -299,12 +309,6 @@ export function transcoderRelativeError(
   v: ArrayLike<number>,
 ): number {
   const mlp = ctx.row(`blocks.${layer}.hook_mlp_out`, token);
-  const d = mlp.length, p = ctx.pos(token);
-  const tcOut = ctx.tcOut[layer]!.subarray(p * d, (p + 1) * d);
-  let num = 0, den = 0;
-  for (let i = 0; i < d; i++) {
-    num += v[i] * (mlp[i] - tcOut[i]);
-    den += v[i] * mlp[i];
-  }
-  return den === 0 ? 0 : num / den;
+  const den = dot(v, mlp);
+  return den === 0 ? 0 : dot(v, ctx.transcoderError(layer, token)) / den;
 }

@@ -223,6 +223,15 @@ export class CircuitContext {
     return w;
   }
 
+  /** The transcoder's error at (layer, token): `mlp_out - tc_out` `[d_model]`. */
+  transcoderError(layer: number, token: number): Float64Array {
+    const out = this.tcOut[layer];
+    if (!out) throw new RangeError(`no transcoder for layer ${layer}`);
+    const mlp = this.row(`blocks.${layer}.hook_mlp_out`, token);
+    const d = mlp.length, p = this.pos(token);
+    return Float64Array.from(mlp, (m, i) => m - out[p * d + i]);
+  }
+
   /** Feature activations of a layer's transcoder at a position `[d_sae]`. */
   featureActs(layer: number, token: number): Float32Array {
     const a = this.acts[layer];

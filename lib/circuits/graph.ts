@@ -12,6 +12,8 @@
  *
  * @module
  */
+import { dot } from "../tensor/ops.ts";
+import { transcoderSourceLayers } from "./attribution.ts";
 import type { CircuitContext } from "./context.ts";
 import { type Component, type FeatureVector, featureVectorString } from "./feature_vector.ts";
 import { flattenPaths } from "./filters.ts";
@@ -108,17 +110,10 @@ export function addErrorNodes(
     const last = fv.componentPath[fv.componentPath.length - 1];
     if (last?.type === "embed" || !children.has(id)) continue; // leaves get no error children
     // Transcoder error of every transcoder layer that writes to this node's residual stream.
-    const tMax = fv.sublayer === "resid_post" || fv.sublayer === "mlp_out"
-      ? fv.layer
-      : fv.layer - 1;
-    const tMin = fv.sublayer === "mlp_out" ? fv.layer : 0;
+    const [tMin, tMax] = transcoderSourceLayers(fv);
     let err = 0;
     for (let l = tMin; l <= tMax; l++) {
-      if (!ctx.tcOut[l]) continue;
-      const mlp = ctx.row(`blocks.${l}.hook_mlp_out`, fv.token);
-      const d = mlp.length, p = ctx.pos(fv.token);
-      const out = ctx.tcOut[l]!.subarray(p * d, (p + 1) * d);
-      for (let i = 0; i < d; i++) err += fv.vector[i] * (mlp[i] - out[i]);
+      if (ctx.tcOut[l]) err += dot(fv.vector, ctx.transcoderError(l, fv.token));
     }
     add(id, fv, "tc_error", err);
     let accounted = children.get(id)! + err;

@@ -35,16 +35,20 @@ const small = {
   l1Coefficient: 1e-3,
 };
 
-Deno.test("the activation store serves paired rows: each target is the MLP of its input", async () => {
-  const store = new ActivationStore(model, rows, {
+/** The store `trainTranscoder` builds for layer 1 with the small options (seed 42 is its default). */
+const layer1Store = (trainBatchSize: number, seed: number) =>
+  new ActivationStore(model, rows, {
     inHook: "blocks.1.ln2.hook_normalized",
     outHook: "blocks.1.hook_mlp_out",
     layer: 1,
-    storeBatchSize: 4,
-    nBatchesInBuffer: 4,
-    trainBatchSize: 32,
-    seed: 3,
+    storeBatchSize: small.storeBatchSize,
+    nBatchesInBuffer: small.nBatchesInBuffer,
+    trainBatchSize,
+    seed,
   });
+
+Deno.test("the activation store serves paired rows: each target is the MLP of its input", async () => {
+  const store = layer1Store(32, 3);
   const w = (n: string) => model.param(`blocks.1.mlp.${n}`).data;
   const [Win, bin, Wout, bout] = [w("W_in"), w("b_in"), w("W_out"), w("b_out")];
   const gelu = (u: number) =>
@@ -73,15 +77,7 @@ Deno.test("the activation store serves paired rows: each target is the MLP of it
 });
 
 Deno.test("b_dec and b_dec_out start at the means of the first buffer", async () => {
-  const store = new ActivationStore(model, rows, {
-    inHook: "blocks.1.ln2.hook_normalized",
-    outHook: "blocks.1.hook_mlp_out",
-    layer: 1,
-    storeBatchSize: 4,
-    nBatchesInBuffer: 4,
-    trainBatchSize: 64,
-    seed: 42,
-  });
+  const store = layer1Store(64, 42);
   const { x, y } = await store.storage();
   const { transcoder } = await trainTranscoder(model, rows, { ...small, lr: 0, totalTokens: 64 });
   assert.deepEqual(transcoder.b_dec.data, columnMeans(x, 16));
