@@ -162,7 +162,8 @@ export interface ShowOptions {
  * (ANSI-coloured on a colour terminal when the displayable has such a rendering). Values
  * without a display method are printed with `console.log` (or `print`).
  *
- * Resolves once the output is emitted; it is fine not to await it in a notebook cell.
+ * Resolves once the output is emitted: await it in a notebook cell, so that the output is sent
+ * before the cell finishes (headless runners keep only what arrives before then).
  *
  * @example
  * ```ts
@@ -188,4 +189,31 @@ export async function show(x: unknown, { print, plain = false }: ShowOptions = {
   } else if (typeof x === "string") out(x);
   else if (print) out(Deno.inspect(x));
   else console.log(x);
+}
+
+/**
+ * Prints a line of text, like `console.log`, but inside the Jupyter kernel sends it as a display
+ * message (`text/plain`, and `<pre>` HTML) that the kernel emits before the cell finishes.
+ * Deno's kernel forwards `console.log` output asynchronously, so a cell's last lines can arrive
+ * after the cell reports idle, and headless runners (nbconvert, nbclient) then drop them;
+ * notebook cells whose printed results matter use `await print(...)`. Arguments are joined with
+ * spaces; non-strings are formatted with `Deno.inspect`. Outside the kernel it is `console.log`.
+ *
+ * @example
+ * ```ts
+ * import { print } from "./jupyter.ts";
+ * await print("CE score", 0.968); // prints "CE score 0.968"
+ * ```
+ */
+export async function print(...parts: unknown[]): Promise<void> {
+  const kernel = jupyterKernel();
+  if (!kernel) {
+    console.log(...parts);
+    return;
+  }
+  const text = parts.map((p) => (typeof p === "string" ? p : Deno.inspect(p))).join(" ");
+  await kernel.display({
+    "text/plain": text,
+    "text/html": `<pre style="margin:0">${escapeText(text)}</pre>`,
+  }, { raw: true });
 }

@@ -4,6 +4,7 @@ import {
   displayable,
   inJupyter,
   JUPYTER_DISPLAY,
+  print,
   row,
   show,
   stack,
@@ -57,4 +58,31 @@ Deno.test("show() emits the raw MIME bundle through Deno.jupyter.display inside 
     42,
     undefined,
   ]]);
+});
+
+Deno.test("print() is console.log outside the kernel and a display message (text and <pre>) inside it", async () => {
+  const logged: unknown[][] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => logged.push(args);
+  try {
+    await print("CE score", 0.968);
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(logged, [["CE score", 0.968]]);
+
+  const calls: [unknown, unknown][] = [];
+  const d = Deno as unknown as { jupyter: unknown };
+  d.jupyter = {
+    display: (obj: unknown, opts: unknown) => (calls.push([obj, opts]), Promise.resolve()),
+  };
+  try {
+    await print("a <b>", 1, { k: [2] });
+  } finally {
+    d.jupyter = undefined;
+  }
+  assert.deepEqual(calls, [[{
+    "text/plain": "a <b> 1 { k: [ 2 ] }",
+    "text/html": '<pre style="margin:0">a &lt;b&gt; 1 { k: [ 2 ] }</pre>',
+  }, { raw: true }]]);
 });
