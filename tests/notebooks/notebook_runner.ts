@@ -12,7 +12,7 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { runSnippet } from "../helpers/run_snippet.ts";
 
 /** What a notebook run produced. */
 export interface NotebookRun {
@@ -23,8 +23,6 @@ export interface NotebookRun {
   errors: string[];
   seconds: number;
 }
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 interface Cell {
   cell_type: string;
@@ -111,30 +109,16 @@ export async function runWithDeno(
     text(c.source)
   );
   const marker = (i: number) => `@@cell ${i}@@`;
-  const notebookDir = dirname(resolve(path));
-  const source = code.map((c, i) =>
-    `console.log(${JSON.stringify(marker(i))});\n` +
-    c.replaceAll(/from\s+"(\.\.?\/[^"]+)"/g, (_, rel) =>
-      `from ${JSON.stringify(new URL(rel, `file://${notebookDir}/`).href)}`)
-  ).join("\n");
-  const tmp = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(tmp, source);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", join(ROOT, "deno.json"), tmp],
-    cwd: notebookDir,
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  await Deno.remove(tmp);
-  const stdout = new TextDecoder().decode(out.stdout);
+  const source = code.map((c, i) => `console.log(${JSON.stringify(marker(i))});\n${c}`).join("\n");
+  const out = await runSnippet(source, { dir: dirname(resolve(path)), env });
+  const stdout = out.stdout;
   const cells = code.map((_, i) => {
     const start = stdout.indexOf(marker(i));
     if (start < 0) return "";
     const end = stdout.indexOf(marker(i + 1));
     return stdout.slice(start + marker(i).length, end < 0 ? undefined : end);
   });
-  const errors = out.success ? [] : [new TextDecoder().decode(out.stderr).slice(-3000)];
+  const errors = out.success ? [] : [out.stderr.slice(-3000)];
   return { mode: "deno", cells, errors, seconds: (performance.now() - t0) / 1000 };
 }
 
