@@ -2,12 +2,14 @@
  * transcoder-circuits: reverse-engineer language-model circuits with transcoders, in Deno.
  *
  * @example
- * ```ts ignore
- * import { loadModel } from "@transcoder-circuits/core";
- * const model = await loadModel("weights/tiny");
+ * ```ts
+ * import { loadModel, resolveModelDir } from "@transcoder-circuits/core";
+ * const model = await loadModel(resolveModelDir("tiny")); // weights/tiny, the embedded default
  * const { logits, cache } = await model.runWithCache(model.toTokens("Hello world"), {
  *   names: ["blocks.0.hook_mlp_out"],
  * });
+ * cache.get("blocks.0.hook_mlp_out").shape; // [1, 3, 96]
+ * logits!.shape; // [1, 3, 50257]
  * ```
  *
  * @module

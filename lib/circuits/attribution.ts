@@ -20,7 +20,28 @@ import type { CircuitContext } from "./context.ts";
 import type { Component, ContribType, FeatureVector } from "./feature_vector.ts";
 import { type FeatureFilter, matchesFilter } from "./filters.ts";
 
-/** The decoder pullback `W_dec v` `[d_sae]` of a layer's transcoder (mean-free rows by default). */
+/**
+ * The decoder pullback `W_dec v` `[d_sae]` of a layer's transcoder (mean-free rows by default).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { decoderPullback } from "./attribution.ts";
+ * const pulled = decoderPullback(ctx, 1, [1, 0, 0, 0, 0, 0, 0, 0]);
+ * pulled.length; // 16 (d_sae)
+ * // Mean-free rows: a constant direction, which LayerNorm removes anyway, pulls back to zero.
+ * assert.ok(decoderPullback(ctx, 1, new Float64Array(8).fill(0.5)).every((x) => x === 0));
+ * ```
+ */
 export function decoderPullback(
   ctx: CircuitContext,
   layer: number,
@@ -46,6 +67,25 @@ export function decoderPullback(
 /**
  * Input-times-gradient of every feature of a layer's transcoder at a token on a downstream
  * vector: `(W_dec v) * z` `[d_sae]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { decoderPullback, transcoderIxG } from "./attribution.ts";
+ * const v = [1, 0, 0, 0, 0, 0, 0, 0];
+ * const ixg = transcoderIxG(ctx, 1, -1, v); // [d_sae]: zero for features inactive at the last token
+ * const z = ctx.featureActs(1, -1);
+ * assert.deepEqual(ixg, decoderPullback(ctx, 1, v).map((p, j) => p * z[j]));
+ * ```
  */
 export function transcoderIxG(
   ctx: CircuitContext,
@@ -77,6 +117,24 @@ function wOPullback(ctx: CircuitContext, layer: number, v: ArrayLike<number>): F
 /**
  * Contributions of every head of a layer from every source token to a vector at token t:
  * `[n_heads][pos]` (zero for sources after t).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { attnHeadContribs } from "./attribution.ts";
+ * const heads = attnHeadContribs(ctx, 1, 1, [1, 0, 0, 0, 0, 0, 0, 0]); // read at token 1
+ * [heads.length, heads[0].length]; // [2, 4]: n_heads, prompt length
+ * assert.deepEqual([...heads[0].subarray(2)], [0, 0]); // tokens 2 and 3 come after token 1
+ * ```
  */
 export function attnHeadContribs(
   ctx: CircuitContext,
@@ -100,7 +158,27 @@ export function attnHeadContribs(
   });
 }
 
-/** `OV[l, h] v = W_V[h] (W_O[h] v)` `[d_model]`. */
+/**
+ * `OV[l, h] v = W_V[h] (W_O[h] v)` `[d_model]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { ovPullback } from "./attribution.ts";
+ * const ov = ovPullback(ctx, 0, 1, [1, 0, 0, 0, 0, 0, 0, 0]);
+ * ov.length; // 8 (d_model)
+ * assert.deepEqual(ovPullback(ctx, 0, 1, [2, 0, 0, 0, 0, 0, 0, 0]), ov.map((x) => 2 * x)); // linear
+ * ```
+ */
 export function ovPullback(
   ctx: CircuitContext,
   layer: number,
@@ -119,7 +197,26 @@ export function ovPullback(
   return out;
 }
 
-/** The embedding's contribution `(W_E[token] + W_pos[t]) . v`. */
+/**
+ * The embedding's contribution `(W_E[token] + W_pos[t]) . v`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { embedContrib } from "./attribution.ts";
+ * const c = embedContrib(ctx, 2, [1, 0, 0, 0, 0, 0, 0, 0]);
+ * assert.equal(c, ctx.resid(0, "resid_pre", 2)[0]); // the first coordinate of token 2's embedding
+ * ```
+ */
 export function embedContrib(ctx: CircuitContext, token: number, v: ArrayLike<number>): number {
   const x = ctx.resid(0, "resid_pre", token);
   let s = 0;
@@ -127,7 +224,31 @@ export function embedContrib(ctx: CircuitContext, token: number, v: ArrayLike<nu
   return s;
 }
 
-/** A transcoder feature's child vector: `W_enc[:, j] * scale` times its LN2 constant at (l, t). */
+/**
+ * A transcoder feature's child vector: `W_enc[:, j] * scale` times its LN2 constant at (l, t).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { dot } from "../tensor/ops.ts";
+ * import { transcoderChildVector } from "./attribution.ts";
+ * const child = transcoderChildVector(ctx, 1, 3, -1, 0.5); // feature 3 of layer 1 at the last token
+ * child.length; // 8 (d_model)
+ * // Read on the residual stream (resid_mid) it gives what W_enc[:, 3] * 0.5 reads after LN2.
+ * const wEnc = Array.from({ length: 8 }, (_, i) => tcs[1].W_enc.data[i * 16 + 3] * 0.5);
+ * const viaLn = dot(wEnc, ctx.row("blocks.1.ln2.hook_normalized", -1));
+ * assert.ok(Math.abs(dot(child, ctx.resid(1, "resid_mid", -1)) - viaLn) < 1e-9);
+ * ```
+ */
 export function transcoderChildVector(
   ctx: CircuitContext,
   layer: number,
@@ -145,7 +266,31 @@ export function transcoderChildVector(
   return out;
 }
 
-/** An attention child's vector: `OV[l, h] v * pattern[h, t, s]` times the LN1 constant at (l, s). */
+/**
+ * An attention child's vector: `OV[l, h] v * pattern[h, t, s]` times the LN1 constant at (l, s).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { dot } from "../tensor/ops.ts";
+ * import { attnChildVector, attnHeadContribs } from "./attribution.ts";
+ * const v = [1, 0, 0, 0, 0, 0, 0, 0];
+ * const child = attnChildVector(ctx, 1, 0, 1, 3, v); // head 1.0 from token 1 into token 3
+ * child.length; // 8 (d_model)
+ * // Read on the source's residual stream it gives the head's contribution from that source.
+ * const edge = attnHeadContribs(ctx, 1, 3, v)[0][1];
+ * assert.ok(Math.abs(dot(child, ctx.resid(1, "resid_pre", 1)) - edge) < 1e-5);
+ * ```
+ */
 export function attnChildVector(
   ctx: CircuitContext,
   layer: number,
@@ -166,6 +311,18 @@ export function attnChildVector(
 /**
  * The layers whose transcoders write to a feature vector's residual stream, `[first, last]`:
  * those before its layer, up to and including it for `resid_post`, only it for `mlp_out`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { transcoderSourceLayers } from "./attribution.ts";
+ * import type { FeatureVector, Sublayer } from "./feature_vector.ts";
+ * const at = (sublayer: Sublayer): FeatureVector =>
+ *   ({ componentPath: [], vector: new Float64Array(0), layer: 3, sublayer, token: -1, error: 0 });
+ * transcoderSourceLayers(at("resid_mid")); // [0, 2]
+ * assert.deepEqual(transcoderSourceLayers(at("resid_post")), [0, 3]);
+ * assert.deepEqual(transcoderSourceLayers(at("mlp_out")), [3, 3]);
+ * ```
  */
 export function transcoderSourceLayers(fv: FeatureVector): [number, number] {
   const L = fv.layer;
@@ -202,9 +359,21 @@ export interface TopContribsOptions {
  * layer, then the global top k (as the reference does).
  *
  * @example
- * ```ts ignore
- * const children = topContribs(ctx, featureVector, 5);
- * children.map((c) => featureVectorString(c));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { CircuitContext } from "./context.ts";
+ * import { featureVectorString } from "./feature_vector.ts";
+ * import { rootFeatureVector, transcoderFeatureVector } from "./paths.ts";
+ * import { topContribs } from "./attribution.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat.");
+ * const root = rootFeatureVector(ctx, transcoderFeatureVector(transcoders[3]!, 1477));
+ * const children = topContribs(ctx, root, 3);
+ * children.map((c) => featureVectorString(c, { showFull: false }));
+ * // ["mlp0tc[1372]@7: 0.41", "mlp0tc[753]@7: 0.35", "mlp0tc[220]@7: 0.2"]
+ * assert.equal(children.length, 3);
+ * assert.ok(children[0].contrib! >= children[1].contrib! && children[1].contrib! >= children[2].contrib!);
  * ```
  */
 export function topContribs(
@@ -301,6 +470,25 @@ export function topContribs(
 /**
  * The transcoder's relative error on a vector at (layer, token):
  * `v . (mlp_out - tc_out) / v . mlp_out` (0 when `v . mlp_out` is 0).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+ * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
+ * import { transcoderRelativeError } from "./attribution.ts";
+ * const mlpOut = ctx.row("blocks.1.hook_mlp_out", -1);
+ * const err = transcoderRelativeError(ctx, 1, -1, mlpOut); // along the MLP's own output
+ * assert.ok(Number.isFinite(err));
+ * transcoderRelativeError(ctx, 1, -1, new Float64Array(8)); // 0 (v . mlp_out is 0)
+ * ```
  */
 export function transcoderRelativeError(
   ctx: CircuitContext,

@@ -26,7 +26,20 @@ export interface CircuitContextOptions {
   meanFreeDecoders?: boolean;
 }
 
-/** Hook names a context caches for a model with `n` layers. */
+/**
+ * Hook names a context caches for a model with `n` layers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contextHookNames } from "./context.ts";
+ * const names = contextHookNames(2);
+ * names.length; // 26: 4 global hooks and 11 per layer
+ * names[4]; // "blocks.0.hook_resid_pre"
+ * assert.equal(names.length, 4 + 2 * 11);
+ * assert.ok(names.includes("blocks.1.attn.hook_pattern"));
+ * ```
+ */
 export function contextHookNames(nLayers: number): string[] {
   const names = ["hook_embed", "hook_pos_embed", "ln_final.hook_scale", "ln_final.hook_normalized"];
   for (let l = 0; l < nLayers; l++) {
@@ -51,7 +64,24 @@ export function contextHookNames(nLayers: number): string[] {
   return names;
 }
 
-/** The cached pass of one prompt (a batch of one). */
+/**
+ * The cached pass of one prompt (a batch of one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { CircuitContext } from "./context.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat.");
+ * ctx.length; // 8 (BOS first)
+ * ctx.pos(-1); // 7
+ * ctx.featureActs(3, -1).length; // 2048 (d_sae of layer 3's transcoder)
+ * ctx.resid(2, "resid_mid", -1).length; // 96 (d_model)
+ * assert.equal(ctx.tokens[0], 50256);
+ * assert.equal(ctx.transcoderError(3, -1).length, 96);
+ * ```
+ */
 export class CircuitContext {
   readonly model: HookedModel;
   /** Transcoders by layer (a layer without one has `undefined`). */
@@ -89,8 +119,21 @@ export class CircuitContext {
    * `hook_layer`).
    *
    * @example
-   * ```ts ignore
-   * const ctx = await CircuitContext.create(model, transcoders, "Oh, that rifle model is a 6M");
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { gpt2Config } from "../model/config.ts";
+   * import { modelFromStateDict } from "../model/load.ts";
+   * import { randomStateDict } from "../model/random_weights.ts";
+   * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+   * import { CircuitContext } from "./context.ts";
+   * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
+   * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
+   * const tc1 = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 1);
+   * // Token ids are used as given; the one transcoder is placed by its hook_layer.
+   * const ctx = await CircuitContext.create(model, [tc1], [1, 2, 3, 4]);
+   * ctx.transcoders.map((tc) => tc?.layer); // [undefined, 1]
+   * ctx.featureActs(1, -1).length; // 16
+   * assert.throws(() => ctx.featureActs(0, -1), RangeError); // no transcoder for layer 0
    * ```
    */
   static async create(

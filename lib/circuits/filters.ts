@@ -108,8 +108,19 @@ export interface PathFilterOptions {
  * Paths (nested lists, as greedy search returns them, are flattened) that satisfy the filters.
  *
  * @example
- * ```ts ignore
- * pathsViaFilter(allPaths, { notInfix: [{ layer: 2, featureType: "tc" }], suffix: [{ layer: 0 }] });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Component, FeatureVector } from "./feature_vector.ts";
+ * import { pathsViaFilter } from "./filters.ts";
+ * const node = (c: Component): FeatureVector =>
+ *   ({ componentPath: [c], vector: new Float64Array(0), layer: c.layer, sublayer: "resid_mid", token: c.token!, error: 0 });
+ * const root = node({ layer: 3, type: "mlp", token: -1, featureType: "tc", featureIndex: 7 });
+ * const viaTc = [root, node({ layer: 2, type: "mlp", token: -1, featureType: "tc", featureIndex: 5 }), node({ layer: 0, type: "embed", token: -1 })];
+ * const viaAttn = [root, node({ layer: 1, type: "attn", head: 0, token: 2 })];
+ * // Greedy search's per-iteration lists work too: [[viaAttn], [viaTc]].
+ * const kept = pathsViaFilter([[viaAttn], [viaTc]], { notInfix: [{ layer: 2, featureType: "tc" }] });
+ * assert.deepEqual(kept, [viaAttn]);
+ * pathsViaFilter([viaTc, viaAttn], { suffix: [{ type: "embed" }] }).length; // 1 (viaTc)
  * ```
  */
 export function pathsViaFilter(
@@ -125,7 +136,23 @@ export function pathsViaFilter(
   );
 }
 
-/** Flattens the per-iteration lists of paths that greedy search returns. */
+/**
+ * Flattens the per-iteration lists of paths that greedy search returns.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FeatureVector } from "./feature_vector.ts";
+ * import { flattenPaths } from "./filters.ts";
+ * const node = (layer: number): FeatureVector =>
+ *   ({ componentPath: [{ layer, type: "embed", token: 0 }], vector: new Float64Array(0), layer, sublayer: "resid_pre", token: 0, error: 0 });
+ * const a = [node(2), node(1)], b = [node(2), node(0)], c = [node(2), node(1), node(0)];
+ * const perIteration = [[a, b], [c]]; // as greedyTopPaths returns them
+ * flattenPaths(perIteration).length; // 3
+ * assert.deepEqual(flattenPaths(perIteration), [a, b, c]);
+ * assert.deepEqual(flattenPaths([a, b]), [a, b]); // already flat
+ * ```
+ */
 export function flattenPaths(paths: readonly unknown[]): FeatureVector[][] {
   const out: FeatureVector[][] = [];
   for (const x of paths) {

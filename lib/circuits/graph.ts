@@ -25,17 +25,54 @@ export interface CircuitGraph {
   edges: Map<string, number>;
 }
 
-/** The id of a node (its last component and token). */
+/**
+ * The id of a node (its last component and token).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nodeId } from "./graph.ts";
+ * const fv = {
+ *   componentPath: [
+ *     { layer: 8, type: "mlp" as const, token: -1, featureType: "tc" as const, featureIndex: 89 },
+ *     { layer: 0, type: "mlp" as const, token: 9, featureType: "tc" as const, featureIndex: 8829 },
+ *   ],
+ *   vector: new Float64Array(0), layer: 0, sublayer: "resid_mid" as const, token: 9, contrib: 0.85, error: 0,
+ * };
+ * nodeId(fv); // "mlp0tc[8829]@9"
+ * assert.equal(nodeId(fv), "mlp0tc[8829]@9");
+ * ```
+ */
 export function nodeId(fv: FeatureVector): string {
   return featureVectorString(fv, { showFull: false, showContrib: false });
 }
 
-/** The key of an edge from a child node to its parent. */
+/**
+ * The key of an edge from a child node to its parent.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { edgeKey } from "./graph.ts";
+ * edgeKey("mlp0tc[8829]@9", "mlp8tc[89]@-1"); // "mlp0tc[8829]@9 -> mlp8tc[89]@-1"
+ * assert.equal(edgeKey("embed0@9", "attn2[2]@9"), "embed0@9 -> attn2[2]@9");
+ * ```
+ */
 export function edgeKey(child: string, parent: string): string {
   return `${child} -> ${parent}`;
 }
 
-/** Splits an edge key into [child, parent]. */
+/**
+ * Splits an edge key into [child, parent].
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { edgeEnds, edgeKey } from "./graph.ts";
+ * edgeEnds("mlp0tc[8829]@9 -> mlp8tc[89]@-1"); // ["mlp0tc[8829]@9", "mlp8tc[89]@-1"]
+ * assert.deepEqual(edgeEnds(edgeKey("embed0@9", "attn2[2]@9")), ["embed0@9", "attn2[2]@9"]);
+ * ```
+ */
 export function edgeEnds(key: string): [string, string] {
   const i = key.indexOf(" -> ");
   return [key.slice(0, i), key.slice(i + 4)];
@@ -45,8 +82,20 @@ export function edgeEnds(key: string): [string, string] {
  * Merges paths (or greedy search's per-iteration lists of them) into a graph with summed edges.
  *
  * @example
- * ```ts ignore
- * const { nodes, edges } = pathsToGraph(greedyTopPaths(ctx, fv, { numIters: 3, numBranches: 15 }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Component, FeatureVector } from "./feature_vector.ts";
+ * import { pathsToGraph } from "./graph.ts";
+ * const node = (c: Component, contrib: number): FeatureVector =>
+ *   ({ componentPath: [c], vector: new Float64Array(0), layer: c.layer, sublayer: "resid_mid", token: c.token!, contrib, error: 0 });
+ * const root = node({ layer: 3, type: "mlp", token: -1, featureType: "tc", featureIndex: 7 }, 2);
+ * const tc = node({ layer: 1, type: "mlp", token: -1, featureType: "tc", featureIndex: 5 }, 0.5);
+ * const embed = node({ layer: 0, type: "embed", token: -1 }, 0.25);
+ * const { nodes, edges } = pathsToGraph([[root, tc], [root, tc, embed], [root, embed]]);
+ * [...nodes.keys()]; // ["mlp3tc[7]@-1", "mlp1tc[5]@-1", "embed0@-1"]
+ * edges.get("embed0@-1 -> mlp3tc[7]@-1"); // 0.25
+ * assert.equal(edges.get("mlp1tc[5]@-1 -> mlp3tc[7]@-1"), 0.5); // the shared prefix counts once
+ * assert.equal(nodes.get("embed0@-1")!.contrib, 0.5); // a node's value: the sum of its outgoing edges
  * ```
  */
 export function pathsToGraph(paths: readonly unknown[]): CircuitGraph {
@@ -79,7 +128,28 @@ export function pathsToGraph(paths: readonly unknown[]): CircuitGraph {
   return { nodes, edges };
 }
 
-/** Adds error nodes to a graph (a copy is returned). */
+/**
+ * Adds error nodes to a graph (a copy is returned).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { CircuitContext } from "./context.ts";
+ * import { greedyTopPaths, transcoderFeatureVector } from "./paths.ts";
+ * import { addErrorNodes, edgeEnds, pathsToGraph } from "./graph.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat.");
+ * const paths = greedyTopPaths(ctx, transcoderFeatureVector(transcoders[3]!, 1477), { numIters: 2, numBranches: 3 });
+ * const g = addErrorNodes(ctx, pathsToGraph(paths));
+ * [...g.nodes.keys()].filter((id) => id.startsWith("mlp3tc[1477]") && id.includes("error"));
+ * // ["mlp3tc[1477]tc_error3@-1", "mlp3tc[1477]bias_error3@-1", "mlp3tc[1477]prune_error3@-1"]
+ * // Every expanded node now equals the sum of its children's edges.
+ * let sum = 0;
+ * for (const [key, c] of g.edges) if (edgeEnds(key)[1] === "mlp3tc[1477]@-1") sum += c;
+ * assert.ok(Math.abs(sum - g.nodes.get("mlp3tc[1477]@-1")!.contrib!) < 1e-9);
+ * ```
+ */
 export function addErrorNodes(
   ctx: CircuitContext,
   g: CircuitGraph,
@@ -134,7 +204,26 @@ export function addErrorNodes(
   return { nodes, edges };
 }
 
-/** Merges nodes that differ only by token (ids without `@token`), summing edges and values. */
+/**
+ * Merges nodes that differ only by token (ids without `@token`), summing edges and values.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Component, FeatureVector } from "./feature_vector.ts";
+ * import { pathsToGraph, sumOverTokens } from "./graph.ts";
+ * const node = (c: Component, contrib: number): FeatureVector =>
+ *   ({ componentPath: [c], vector: new Float64Array(0), layer: c.layer, sublayer: "resid_pre", token: c.token!, contrib, error: 0 });
+ * const root = node({ layer: 3, type: "mlp", token: 5, featureType: "tc", featureIndex: 7 }, 2);
+ * const g = pathsToGraph([
+ *   [root, node({ layer: 1, type: "attn", head: 0, token: 2 }, 0.5)],
+ *   [root, node({ layer: 1, type: "attn", head: 0, token: 4 }, 0.25)],
+ * ]);
+ * const merged = sumOverTokens(g);
+ * [...merged.edges]; // [["attn1[0] -> mlp3tc[7]", 0.75]]
+ * assert.equal(merged.nodes.get("attn1[0]")!.contrib, 0.75);
+ * ```
+ */
 export function sumOverTokens(g: CircuitGraph): CircuitGraph {
   const strip = (id: string) => id.replace(/@-?\d+$/, "");
   const nodes = new Map<string, FeatureVector>(), edges = new Map<string, number>();
@@ -154,6 +243,25 @@ export function sumOverTokens(g: CircuitGraph): CircuitGraph {
  * The top k distinct end nodes of paths by summed raw contribution (the reference's
  * `get_raw_top_features_among_paths`), optionally ignoring tokens or restricted to layers and
  * sublayers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Component, FeatureVector } from "./feature_vector.ts";
+ * import { rawTopFeaturesAmongPaths } from "./graph.ts";
+ * const node = (c: Component, contrib: number): FeatureVector =>
+ *   ({ componentPath: [c], vector: new Float64Array(0), layer: c.layer, sublayer: "resid_pre", token: c.token!, contrib, error: 0 });
+ * const root = node({ layer: 3, type: "mlp", token: 5, featureType: "tc", featureIndex: 7 }, 2);
+ * const paths = [
+ *   [root, node({ layer: 1, type: "attn", head: 0, token: 2 }, 0.5)],
+ *   [root, node({ layer: 1, type: "attn", head: 0, token: 4 }, 0.25)],
+ *   [root, node({ layer: 0, type: "embed", token: 5 }, 0.625)],
+ * ];
+ * rawTopFeaturesAmongPaths(paths).map((f) => [f.id, f.contrib]);
+ * // [["embed0@5", 0.625], ["attn1[0]@2", 0.5], ["attn1[0]@4", 0.25]]
+ * const top = rawTopFeaturesAmongPaths(paths, { useTokens: false, topK: 1 });
+ * assert.deepEqual(top.map((f) => [f.id, f.contrib]), [["attn1[0]", 0.75]]);
+ * ```
  */
 export function rawTopFeaturesAmongPaths(
   paths: readonly unknown[],

@@ -16,15 +16,64 @@
  * @module
  */
 
-/** Histogram bins per decade. */
+/**
+ * Histogram bins per decade.
+ *
+ * @example
+ * ```ts
+ * import { BIN_EDGES, BINS_PER_DECADE } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * BINS_PER_DECADE; // 10
+ * assert.equal(BIN_EDGES[1 + BINS_PER_DECADE], 0.01); // one decade above the first edge 1e-3
+ * ```
+ */
 export const BINS_PER_DECADE = 10;
-/** log10 of the lowest regular bin edge (1e-3). */
+/**
+ * log10 of the lowest regular bin edge (1e-3).
+ *
+ * @example
+ * ```ts
+ * import { BIN_EDGES, BIN_LOG10_MIN } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(BIN_EDGES[1], Number(`1e${BIN_LOG10_MIN}`)); // 0.001, exactly
+ * ```
+ */
 export const BIN_LOG10_MIN = -3;
-/** log10 of the highest regular bin edge (1e3). */
+/**
+ * log10 of the highest regular bin edge (1e3).
+ *
+ * @example
+ * ```ts
+ * import { BIN_EDGES, BIN_LOG10_MAX, NUM_BINS } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * // The overflow bin starts at 1000:
+ * assert.equal(BIN_EDGES[NUM_BINS - 1], Number(`1e${BIN_LOG10_MAX}`));
+ * ```
+ */
 export const BIN_LOG10_MAX = 3;
-/** Number of histogram bins, underflow and overflow included (62). */
+/**
+ * Number of histogram bins, underflow and overflow included (62).
+ *
+ * @example
+ * ```ts
+ * import { binOf, NUM_BINS } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * NUM_BINS; // 62
+ * assert.equal(binOf(1e9), NUM_BINS - 1); // the overflow bin
+ * ```
+ */
 export const NUM_BINS = (BIN_LOG10_MAX - BIN_LOG10_MIN) * BINS_PER_DECADE + 2;
-/** Number of band-reservoir buckets (32). */
+/**
+ * Number of band-reservoir buckets (32).
+ *
+ * @example
+ * ```ts
+ * import { bucketOfBin, NUM_BINS, NUM_BUCKETS } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * NUM_BUCKETS; // 32
+ * assert.equal(bucketOfBin(NUM_BINS - 1), NUM_BUCKETS - 1); // overflow bin -> last bucket
+ * ```
+ */
 export const NUM_BUCKETS = (NUM_BINS - 2) / 2 + 2;
 
 /**
@@ -90,6 +139,22 @@ export function bucketOfBin(bin: number): number {
  * a histogram `[NUM_BINS]`: the bin holding that rank, interpolated log-linearly inside it
  * (linearly in the underflow bin, between 1e3 and `max` in the overflow bin), clamped to `max`.
  * The error is below one bin (a factor 10^0.1 = 1.26) when values spread within bins.
+ *
+ * `offset` is where the histogram starts in `hist` (`feature * NUM_BINS` in the `[d_sae,
+ * NUM_BINS]` histograms of `LayerFeatureStats`).
+ *
+ * @example
+ * ```ts
+ * import { BIN_EDGES, binOf, histogramRankValue, NUM_BINS } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * // Two firing values, 1.05 and 10 (the max).
+ * const hist = new Float64Array(NUM_BINS);
+ * hist[binOf(1.05)]++;
+ * hist[binOf(10)]++;
+ * const low = histogramRankValue(hist, 0, 0, 10); // 1.122: the log-middle of the bin [1, 1.259)
+ * assert.ok(low >= BIN_EDGES[binOf(1.05)] && low < BIN_EDGES[binOf(1.05) + 1]);
+ * assert.equal(histogramRankValue(hist, 0, 1, 10), 10); // the bin holding the max is clamped to it
+ * ```
  */
 export function histogramRankValue(
   hist: ArrayLike<number>,
@@ -117,6 +182,20 @@ export function histogramRankValue(
  * How many of a histogram's counts lie in `(lo, hi]`, counting a partly covered bin in
  * proportion to the log-width it shares with the interval (linear width in the underflow bin;
  * the bin holding `max` spans its lower edge .. max).
+ *
+ * @example
+ * ```ts
+ * import { binOf, histogramMass, NUM_BINS } from "./activation_bins.ts";
+ * import assert from "node:assert/strict";
+ * const hist = new Float64Array(NUM_BINS);
+ * hist[binOf(1.05)]++; // bin [1, 1.259)
+ * hist[binOf(10)]++; // the max: a point mass at 10
+ * assert.equal(histogramMass(hist, 0, 0, 5, 10), 1);
+ * assert.equal(histogramMass(hist, 0, 5, 10, 10), 1);
+ * // (0, 10^0.05] covers half of the bin [1, 10^0.1) in log width:
+ * const half = histogramMass(hist, 0, 0, 10 ** 0.05, 10); // 0.5
+ * assert.ok(Math.abs(half - 0.5) < 1e-12);
+ * ```
  */
 export function histogramMass(
   hist: ArrayLike<number>,

@@ -76,10 +76,23 @@ export interface FeatureDashboardOptions {
  * token rows) and the transcoder they were computed with.
  *
  * @example
- * ```ts ignore
- * const stats = await computeFeatureStats(model, tc, rows);
- * const dashboards = await buildFeatureDashboards(model, tc, stats, Array.from(stats.liveFeatures().slice(0, 10)));
- * dashboards[0].topExamples[0].strings; // context tokens of the strongest example
+ * ```ts
+ * import { buildFeatureDashboards } from "./dashboard.ts";
+ * import { computeFeatureStats } from "./feature_stats.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const tc = transcoders[0]!;
+ * const rows = model.toTokens(["The Congress and the people of the State"]);
+ * const stats = await computeFeatureStats(model, tc, rows, { quiet: true });
+ * const [d] = await buildFeatureDashboards(model, tc, stats, [37], { window: 1, k: 3 });
+ * const ex = d.topExamples[0]; // the strongest example, with 1 token of context on each side
+ * ex.strings; // ["The", " Congress", " and"]
+ * ex.acts; // Float32Array [0, 0.48, 0]: the feature's activation on each shown token
+ * d.logits.top.map((t) => t.str); // ["manship", "ors", "ion"]: what it promotes directly
+ * d.inputs.direct.top.map((t) => t.str); // [" State", " Congress", " Government"]
+ * assert.deepEqual(ex.strings, ["The", " Congress", " and"]);
+ * assert.ok(Math.abs(ex.acts[ex.focus] - ex.value) < 1e-6);
  * ```
  */
 export async function buildFeatureDashboards(

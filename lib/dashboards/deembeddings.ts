@@ -46,7 +46,19 @@ function checkHead(model: HookedModel, { layer, head }: HeadRef): void {
   }
 }
 
-/** The encoder column `W_enc[:, i]` `[d_in]` of a feature. */
+/**
+ * The encoder column `W_enc[:, i]` `[d_in]` of a feature.
+ *
+ * @example
+ * ```ts
+ * import { encoderColumn } from "./deembeddings.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 4, d_sae: 8 }), 0);
+ * const col = encoderColumn(tc, 3); // Float64Array(4)
+ * assert.deepEqual(Array.from(col), [0, 1, 2, 3].map((k) => tc.W_enc.data[k * 8 + 3]));
+ * ```
+ */
 export function encoderColumn(tc: Transcoder, feature: number): Float64Array {
   checkFeature(feature, tc.cfg.d_sae);
   const { d_in: d, d_sae: S } = tc.cfg;
@@ -58,6 +70,23 @@ export function encoderColumn(tc: Transcoder, feature: number): Float64Array {
 /**
  * `OV[l, h] @ u = W_V[l, h] (W_O[l, h] u)` `[d_model]`: what head (l, h) must read at a source
  * token for its output to move along `u`.
+ *
+ * @example
+ * ```ts
+ * import { headOvVector } from "./deembeddings.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const u = Float64Array.from({ length: 8 }, (_, k) => k - 3.5);
+ * const r = headOvVector(model, { layer: 0, head: 1 }, u);
+ * r.length; // 8 (d_model)
+ * // OV is linear:
+ * const u2 = u.map((x) => 2 * x);
+ * assert.deepEqual(headOvVector(model, { layer: 0, head: 1 }, u2), r.map((x) => 2 * x));
+ * ```
  */
 export function headOvVector(model: HookedModel, ref: HeadRef, u: ArrayLike<number>): Float64Array {
   checkHead(model, ref);
@@ -86,8 +115,19 @@ export function headOvVector(model: HookedModel, ref: HeadRef, u: ArrayLike<numb
  * `W_E @ v` `[d_vocab]` for a vector `[d_model]`, with the top and bottom k tokens.
  *
  * @example
- * ```ts ignore
- * const { top } = deembedVector(model, featureVector.vector, { k: 7 });
+ * ```ts
+ * import { deembedVector } from "./deembeddings.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model } = await loadPretrained("tiny");
+ * // The embedding of " United" reads itself most, then related tokens.
+ * const id = model.toSingleToken(" United"), d = model.cfg.d_model;
+ * const { top, values } = deembedVector(model, model.W_E.data.subarray(id * d, (id + 1) * d), {
+ *   k: 3,
+ * });
+ * top.map((t) => t.str); // [" United", " Great", " Republic"]
+ * assert.equal(top[0].token, id);
+ * assert.equal(values.length, model.cfg.d_vocab);
  * ```
  */
 export function deembedVector(
@@ -114,9 +154,17 @@ export function deembedVector(
  * `W_E @ OV[l, h] @ W_enc[:, i]` (the reference's `get_deembeddings_for_transcoder_feature`).
  *
  * @example
- * ```ts ignore
- * featureDeembedding(model, transcoders[0], 7829, { k: 12 }).top;                   // " rifles", ...
- * featureDeembedding(model, transcoders[8], 89, { head: { layer: 2, head: 2 } });
+ * ```ts
+ * import { featureDeembedding } from "./deembeddings.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const direct = featureDeembedding(model, transcoders[0]!, 37, { k: 4 });
+ * direct.top.map((t) => t.str); // [" State", " Congress", " Government", " Commission"]
+ * assert.equal(direct.top[0].value, direct.values.reduce((x, y) => Math.max(x, y)));
+ * // Through head 3 of layer 1, for the layer-2 transcoder's feature 53:
+ * const viaHead = featureDeembedding(model, transcoders[2]!, 53, { head: { layer: 1, head: 3 } });
+ * viaHead.top.length; // 7
  * ```
  */
 export function featureDeembedding(
@@ -130,7 +178,22 @@ export function featureDeembedding(
   return deembedVector(model, head ? headOvVector(model, head, col) : col, { k });
 }
 
-/** `W_E @ v` of a feature vector's vector (the reference's `get_deembeddings_for_feature_vector`). */
+/**
+ * `W_E @ v` of a feature vector's vector (the reference's `get_deembeddings_for_feature_vector`).
+ *
+ * @example
+ * ```ts
+ * import { featureDeembedding, featureVectorDeembedding } from "./deembeddings.ts";
+ * import { transcoderFeatureVector } from "../circuits/paths.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const fv = transcoderFeatureVector(transcoders[0]!, 53); // its encoder column
+ * const d = featureVectorDeembedding(model, fv, { k: 3 });
+ * d.top.map((t) => t.str); // [" citizens", "citizens", " people"]
+ * assert.deepEqual(d.values, featureDeembedding(model, transcoders[0]!, 53).values);
+ * ```
+ */
 export function featureVectorDeembedding(
   model: HookedModel,
   fv: FeatureVector,
@@ -144,8 +207,15 @@ export function featureVectorDeembedding(
  * the transcoder's layer) and every head, `[layer + 1][n_heads]`.
  *
  * @example
- * ```ts ignore
- * const norms = featureOvNorms(model, transcoders[8], 89); // norms[l][h]
+ * ```ts
+ * import { encoderColumn, featureOvNorms, headOvVector } from "./deembeddings.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const norms = featureOvNorms(model, transcoders[2]!, 53); // norms[l][h]
+ * [norms.length, norms[0].length]; // [3, 4]: layers 0..2, 4 heads
+ * const v = headOvVector(model, { layer: 1, head: 3 }, encoderColumn(transcoders[2]!, 53));
+ * assert.ok(Math.abs(norms[1][3] - Math.hypot(...v)) < 1e-12);
  * ```
  */
 export function featureOvNorms(
@@ -188,6 +258,18 @@ export interface FeatureInputAnalysis {
 /**
  * Direct de-embedding, OV-norm heatmap and de-embeddings through the `attnK` heads with the
  * largest OV norms.
+ *
+ * @example
+ * ```ts
+ * import { featureInputAnalysis } from "./deembeddings.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const a = featureInputAnalysis(model, transcoders[2]!, 53, { k: 4, attnK: 2 });
+ * a.heads.map(({ layer, head }) => [layer, head]); // [[1, 3], [2, 3]]: largest OV norms first
+ * assert.equal(a.heads[0].norm, Math.max(...a.ovNorms.flatMap((row) => Array.from(row))));
+ * assert.equal(a.direct.top.length, 4);
+ * ```
  */
 export function featureInputAnalysis(
   model: HookedModel,

@@ -55,8 +55,17 @@ function checkBatch(batchSize: number): void {
  * encoder runs in the graph and only these F columns are copied out.
  *
  * @example
- * ```ts ignore
- * const cols = await featureColumns(model, transcoder, rows, [3, 17]); // [n, p, 2]
+ * ```ts
+ * import { featureColumns } from "./feature_scores.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const rows = model.toTokens(["The Congress and the people of the State"]); // [1, 9]
+ * const cols = await featureColumns(model, transcoders[0]!, rows, [37, 53]); // [1, 9, 2]
+ * const strs = model.toStrTokens(rows.data);
+ * const firesOn = (j: number) => strs.filter((_, q) => cols.data[q * 2 + j] > 0);
+ * assert.deepEqual(firesOn(0), [" Congress", " State"]); // feature 37
+ * assert.deepEqual(firesOn(1), [" people"]); // feature 53
  * ```
  */
 export async function featureColumns(
@@ -101,9 +110,17 @@ export async function featureColumns(
  * `[n, p]` float32 (the reference returns float16), one pass over the rows.
  *
  * @example
- * ```ts ignore
- * const scores = await featureScores(model, transcoders[8], rows, 89);             // post-ReLU
- * const raw = await featureScores(model, transcoders[8], rows, 89, { kind: "pre" }); // pre-ReLU
+ * ```ts
+ * import { featureScores } from "./feature_scores.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const rows = model.toTokens(["The Congress and the people of the State"]); // [1, 9]
+ * const scores = await featureScores(model, transcoders[0]!, rows, 37); // post-ReLU [1, 9]
+ * const raw = await featureScores(model, transcoders[0]!, rows, 37, { kind: "pre" }); // pre-ReLU
+ * Array.from(scores.data, (x) => +x.toFixed(2)); // [0, 0, 0.48, 0, 0, 0, 0, 0, 0.47]
+ * Array.from(raw.data, (x) => +x.toFixed(2)); // [-0.14, -0.42, 0.48, -0.29, ..., 0.47]
+ * raw.data.forEach((x, q) => assert.ok(Math.abs(Math.max(x, 0) - scores.data[q]) < 1e-5));
  * ```
  */
 export async function featureScores(

@@ -57,7 +57,18 @@ import {
   spliceEncoder,
 } from "./probe_graph.ts";
 
-/** The threshold of a live feature (log10 firing frequency), as in the reference walkthrough. */
+/**
+ * The threshold of a live feature (log10 firing frequency), as in the reference walkthrough.
+ *
+ * @example
+ * ```ts
+ * import { LIVE_THRESHOLD } from "./feature_stats.ts";
+ * import assert from "node:assert/strict";
+ * LIVE_THRESHOLD; // -4
+ * // A feature firing on 1 token in 100,000 is not live (log10 1e-5 = -5):
+ * assert.ok(!(Math.log10(1e-5 + 1e-10) > LIVE_THRESHOLD));
+ * ```
+ */
 export const LIVE_THRESHOLD = -4;
 
 /** One example: a token of a corpus row where a feature fired. */
@@ -158,7 +169,18 @@ export interface FeatureStatsData {
   bandPriority: Uint32Array;
 }
 
-/** The pseudo-random priority of (feature, token) for band sampling (32 bits). */
+/**
+ * The pseudo-random priority of (feature, token) for band sampling (32 bits).
+ *
+ * @example
+ * ```ts
+ * import { bandPriority } from "./feature_stats.ts";
+ * import assert from "node:assert/strict";
+ * bandPriority(3, 17, 0); // 2262402890
+ * assert.equal(bandPriority(3, 17, 0), 2262402890); // a pure function: the same on every shard
+ * assert.notEqual(bandPriority(3, 17, 1), bandPriority(3, 17, 0)); // the seed changes it
+ * ```
+ */
 export function bandPriority(feature: number, token: number, seed: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
   h = Math.imul(h ^ feature, 0x85ebca6b) >>> 0;
@@ -180,6 +202,33 @@ function worse(va: number, ta: number, vb: number, tb: number): boolean {
 /**
  * All-feature statistics of one transcoder layer (see the module notes). Construct with
  * `computeFeatureStats`, `mergeFeatureStats` or `loadFeatureStats`.
+ *
+ * @example
+ * ```ts
+ * import { LayerFeatureStats } from "./feature_stats.ts";
+ * import assert from "node:assert/strict";
+ * // By hand, as the streaming pass fills it: 4 features, rows of 3 tokens.
+ * const stats = LayerFeatureStats.empty({
+ *   layer: 0,
+ *   dSae: 4,
+ *   seqLen: 3,
+ *   topK: 2,
+ *   bandSamples: 2,
+ *   seed: 0,
+ *   ignoreToken: -1,
+ *   transcoderFingerprint: "",
+ *   modelFingerprint: "",
+ * });
+ * stats.tokens = 6; // two rows seen
+ * stats.observe(1, 0.5, 0 * 3 + 2); // feature 1 fires at row 0, position 2, ...
+ * stats.observe(1, 2.0, 1 * 3 + 0);
+ * stats.observe(1, 1.0, 1 * 3 + 1);
+ * stats.frequency(1); // 0.5
+ * stats.topExamples(1); // [{ row: 1, pos: 0, value: 2 }, { row: 1, pos: 1, value: 1 }]
+ * assert.deepEqual(stats.topExamples(1).map((e) => e.value), [2, 1]); // topK 2
+ * assert.equal(stats.mean(1), 3.5 / 3);
+ * assert.deepEqual(Array.from(stats.liveFeatures()), [1]);
+ * ```
  */
 export class LayerFeatureStats implements FeatureStatsData {
   config!: FeatureStatsConfig;
@@ -633,12 +682,21 @@ export interface FeatureStatsOptions {
  * streaming pass (see the module notes).
  *
  * @example
- * ```ts ignore
- * const stats = await computeFeatureStats(model, transcoders[8], rows, { quiet: true });
- * stats.frequency(89);          // fraction of tokens where feature 89 fires
- * stats.topExamples(89, 5);     // [{ row, pos, value }, ...]
- * stats.bandExamples(89, { numBands: 5 });
- * stats.liveFeatures();         // log10 frequency > -4
+ * ```ts
+ * import { computeFeatureStats } from "./feature_stats.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const rows = model.toTokens(["The Congress and the people of the State"]); // [1, 9]
+ * const stats = await computeFeatureStats(model, transcoders[0]!, rows, { quiet: true });
+ * stats.frequency(37); // 2 / 9: fraction of tokens where feature 37 fires
+ * const top = stats.topExamples(37, 5); // [{ row: 0, pos: 2, value: 0.48 }, { row: 0, pos: 8, ...
+ * const ctx = stats.context(top[0], 1).strings; // ["The", " Congress", " and"]
+ * stats.bandExamples(37, { numBands: 2 }); // [{ low, high, fraction, examples }, ...]
+ * stats.liveFeatures(); // log10 frequency > -4
+ * assert.equal(stats.frequency(37), 2 / 9);
+ * assert.deepEqual(top.map((e) => e.pos), [2, 8]);
+ * assert.deepEqual(ctx, ["The", " Congress", " and"]);
  * ```
  */
 export async function computeFeatureStats(

@@ -25,6 +25,20 @@ export interface LogitEffects {
 /**
  * `v @ W_U` `[d_vocab]` for a vector `v` `[d_model]` (float64 accumulation; one pass over W_U
  * row by row, so memory is read in order).
+ *
+ * @example
+ * ```ts
+ * import { unembedVector } from "./logit_effects.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const e2 = Float64Array.from({ length: 8 }, (_, k) => (k === 2 ? 1 : 0));
+ * const logits = unembedVector(model, e2); // Float64Array(20): row 2 of W_U
+ * assert.deepEqual(logits, Float64Array.from(model.W_U.data.subarray(2 * 20, 3 * 20)));
+ * ```
  */
 export function unembedVector(model: HookedModel, v: ArrayLike<number>): Float64Array {
   const { d_model: d, d_vocab: V } = model.cfg;
@@ -45,9 +59,16 @@ export function unembedVector(model: HookedModel, v: ArrayLike<number>): Float64
  * (text by `model.toString([id])`) and a histogram of all values.
  *
  * @example
- * ```ts ignore
- * const fx = featureLogitEffects(model, transcoders[8], 89, { k: 7 });
- * fx.top[0]; // { token, str, value }
+ * ```ts
+ * import { featureLogitEffects } from "./logit_effects.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const fx = featureLogitEffects(model, transcoders[0]!, 24, { k: 3 });
+ * fx.top.map((t) => t.str); // [" products", " producers", " consumption"]
+ * fx.top[0]; // { token: 3186, str: " products", value: 1.25 }
+ * assert.equal(fx.values.length, model.cfg.d_vocab);
+ * assert.equal(fx.histogram.counts.reduce((a, b) => a + b), model.cfg.d_vocab); // 50 bins
  * ```
  */
 export function featureLogitEffects(

@@ -6,12 +6,21 @@
  * data for display code to render.
  *
  * @example
- * ```ts ignore
- * import { computeFeatureStats, featureLogitEffects, loadModel } from "@transcoder-circuits/core";
- * const stats = await computeFeatureStats(model, transcoder, rows);
- * for (const i of stats.liveFeatures().slice(0, 5)) {
- *   console.log(i, stats.frequency(i), stats.topExamples(i, 3), featureLogitEffects(model, transcoder, i).top);
- * }
+ * ```ts
+ * import { computeFeatureStats, featureLogitEffects } from "./mod.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const transcoder = transcoders[0]!;
+ * const rows = model.toTokens(["The Congress and the people of the State"]); // [1, 9]
+ * const stats = await computeFeatureStats(model, transcoder, rows, { quiet: true });
+ * const report = Array.from(stats.liveFeatures().slice(0, 5), (i) => ({
+ *   feature: i,
+ *   frequency: stats.frequency(i),
+ *   top: stats.topExamples(i, 3), // [{ row, pos, value }, ...]
+ *   promotes: featureLogitEffects(model, transcoder, i, { k: 3 }).top.map((t) => t.str),
+ * }));
+ * assert.equal(report.length, 5);
  * ```
  *
  * @module

@@ -43,7 +43,26 @@ export interface ProbeSpec {
   build(g: Graph, probe: ProbeContext): void;
 }
 
-/** Validates token rows `[n, p]` (int32, ids in the vocabulary, p <= n_ctx) for a model. */
+/**
+ * Validates token rows `[n, p]` (int32, ids in the vocabulary, p <= n_ctx) for a model.
+ *
+ * @example
+ * ```ts
+ * import { checkRows } from "./probe_graph.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * checkRows(model, tensor(Int32Array.from([1, 2, 3, 4]), [2, 2])); // fine
+ * const outOfVocab = tensor(Int32Array.from([1, 25]), [1, 2]); // 25 >= d_vocab
+ * assert.throws(() => checkRows(model, outOfVocab), /outside the vocabulary/);
+ * const tooLong = tensor(new Int32Array(5), [1, 5]); // 5 > n_ctx
+ * assert.throws(() => checkRows(model, tooLong), /exceeds the context size/);
+ * ```
+ */
 export function checkRows(model: HookedModel, rows: Tensor<"int32">, what = "rows"): void {
   if (rows.dtype !== "int32" || rows.shape.length !== 2) {
     throw new RangeError(
@@ -56,7 +75,21 @@ export function checkRows(model: HookedModel, rows: Tensor<"int32">, what = "row
   toTokenBatch(rows, model.cfg.d_vocab, model.cfg.n_ctx);
 }
 
-/** Rows `[start, end)` of a `[n, p]` token tensor, without copying. */
+/**
+ * Rows `[start, end)` of a `[n, p]` token tensor, without copying.
+ *
+ * @example
+ * ```ts
+ * import { sliceRows } from "./probe_graph.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const rows = tensor(Int32Array.from([1, 2, 3, 4, 5, 6]), [3, 2]);
+ * const tail = sliceRows(rows, 1, 3);
+ * tail.shape; // [2, 2]
+ * assert.deepEqual(Array.from(tail.data), [3, 4, 5, 6]);
+ * assert.equal(tail.data.buffer, rows.data.buffer); // a view
+ * ```
+ */
 export function sliceRows(rows: Tensor<"int32">, start: number, end: number): Tensor<"int32"> {
   const p = rows.shape[1];
   return { dtype: "int32", shape: [end - start, p], data: rows.data.subarray(start * p, end * p) };
@@ -67,15 +100,27 @@ export function sliceRows(rows: Tensor<"int32">, start: number, end: number): Te
  * the probe's outputs.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { runProbe } from "./probe_graph.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const tokens = tensor(Int32Array.from([1, 2, 3]), [1, 3]);
  * const out = await runProbe(model, tokens, {
- *   key: "mlp-in-norm:2",
- *   stopAtLayer: 3,
+ *   key: "mlp-in-norm:1",
+ *   stopAtLayer: 2,
  *   build(g, probe) {
- *     const x = probe.hook("blocks.2.ln2.hook_normalized"); // [b, p, d_model]
- *     g.output("norm2", g.reduceSum(g.mul(x, x), [-1]));    // [b, p]
+ *     const x = probe.hook("blocks.1.ln2.hook_normalized"); // [b, p, d_model]
+ *     g.output("norm2", g.reduceSum(g.mul(x, x), [-1])); // [b, p]
  *   },
  * }, {});
+ * out.norm2.shape; // [1, 3]
+ * // LayerNorm's output has unit variance: ||x||^2 is d_model = 8, a little less from its eps.
+ * for (const v of out.norm2.data as Float32Array) assert.ok(v > 7 && v <= 8);
  * ```
  */
 export async function runProbe(
@@ -97,7 +142,16 @@ export async function runProbe(
   return res.extra ?? {};
 }
 
-/** The graph input name of a transcoder parameter in probes (`tc{layer}.W_enc`, ...). */
+/**
+ * The graph input name of a transcoder parameter in probes (`tc{layer}.W_enc`, ...).
+ *
+ * @example
+ * ```ts
+ * import { transcoderInputName } from "./probe_graph.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(transcoderInputName(2, "W_enc"), "tc2.W_enc");
+ * ```
+ */
 export function transcoderInputName(layer: number, name: TranscoderParam): string {
   return `tc${layer}.${name}`;
 }
@@ -106,6 +160,37 @@ export function transcoderInputName(layer: number, name: TranscoderParam): strin
  * Declares a transcoder's encoder parameters as probe inputs and returns its pre-activations and
  * feature activations `[b, p, d_sae]` on the layer's MLP input: the first half of
  * `transcoderForward`, without the decoder (never read here).
+ *
+ * @example
+ * ```ts
+ * import { encoderFeeds, runProbe, spliceEncoder } from "./probe_graph.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const tc = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0);
+ * const tokens = tensor(Int32Array.from([1, 2, 3]), [1, 3]);
+ * // Active features per token (L0), computed in the graph: only [1, 3] numbers come out.
+ * const out = await runProbe(model, tokens, {
+ *   key: "l0:tc1",
+ *   stopAtLayer: 2,
+ *   build(g, probe) {
+ *     const { z } = spliceEncoder(g, probe, tc); // [1, 3, 16]
+ *     g.output("l0", g.reduceSum(g.cast(g.greater(z, g.scalar(0)), "float32"), [-1]));
+ *   },
+ * }, encoderFeeds(tc));
+ * out.l0.shape; // [1, 3]
+ * // The same as the transcoder's own encoder on the cached MLP input:
+ * const name = "blocks.1.ln2.hook_normalized";
+ * const { cache } = await model.runWithCache(tokens, { names: [name], stopAtLayer: 2 });
+ * const z = await tc.encode(tensor(cache.get(name).data, [3, 8]));
+ * const l0 = [0, 1, 2].map((t) => z.data.slice(t * 16, (t + 1) * 16).filter((v) => v > 0).length);
+ * assert.deepEqual(Array.from(out.l0.data as Float32Array), l0);
+ * ```
  */
 export function spliceEncoder(
   g: Graph,
@@ -120,7 +205,20 @@ export function spliceEncoder(
   return transcoderEncode(g, probe.hook(`blocks.${tc.layer}.ln2.hook_normalized`), p);
 }
 
-/** The feeds of the parameters `spliceEncoder` declares. */
+/**
+ * The feeds of the parameters `spliceEncoder` declares.
+ *
+ * @example
+ * ```ts
+ * import { encoderFeeds } from "./probe_graph.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const tc = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0);
+ * const feeds = encoderFeeds(tc);
+ * Object.keys(feeds); // ["tc1.W_enc", "tc1.b_enc", "tc1.b_dec"]
+ * assert.equal(feeds["tc1.W_enc"], tc.W_enc); // the transcoder's own tensors, not copies
+ * ```
+ */
 export function encoderFeeds(tc: Transcoder): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const name of ["W_enc", "b_enc", "b_dec"] as const) {
@@ -129,12 +227,42 @@ export function encoderFeeds(tc: Transcoder): Record<string, Tensor> {
   return out;
 }
 
-/** A short structural key of a transcoder for probe cache keys. */
+/**
+ * A short structural key of a transcoder for probe cache keys.
+ *
+ * @example
+ * ```ts
+ * import { encoderKey } from "./probe_graph.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const tc = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0);
+ * assert.equal(encoderKey(tc), "tc1:8x16");
+ * ```
+ */
 export function encoderKey(tc: Transcoder): string {
   return `tc${tc.layer}:${tc.cfg.d_in}x${tc.cfg.d_sae}`;
 }
 
-/** Checks that a transcoder fits a model: its layer exists and d_in is d_model. */
+/**
+ * Checks that a transcoder fits a model: its layer exists and d_in is d_model.
+ *
+ * @example
+ * ```ts
+ * import { checkTranscoder } from "./probe_graph.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * checkTranscoder(model, Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0));
+ * const layer5 = Transcoder.random(mlpTranscoderConfig(5, { d_in: 8, d_sae: 16 }), 0);
+ * assert.throws(() => checkTranscoder(model, layer5), RangeError); // the model has layers 0..1
+ * const wide = Transcoder.random(mlpTranscoderConfig(0, { d_in: 12, d_sae: 16 }), 0);
+ * assert.throws(() => checkTranscoder(model, wide), RangeError); // d_in 12, d_model 8
+ * ```
+ */
 export function checkTranscoder(model: HookedModel, tc: Transcoder): void {
   const L = tc.layer;
   if (!Number.isInteger(L) || L < 0 || L >= model.cfg.n_layers) {
@@ -149,5 +277,15 @@ export function checkTranscoder(model: HookedModel, tc: Transcoder): void {
   }
 }
 
-/** Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index. */
+/**
+ * Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index.
+ *
+ * @example
+ * ```ts
+ * import { checkFeature } from "./probe_graph.ts";
+ * import assert from "node:assert/strict";
+ * checkFeature(89, 24576); // fine
+ * assert.throws(() => checkFeature(30000, 24576), /feature 30000 out of range for d_sae 24576/);
+ * ```
+ */
 export const checkFeature: (feature: number, dSae: number) => void = checkFeatureIndex;

@@ -46,8 +46,17 @@ export interface Pullback {
  * does not (default false).
  *
  * @example
- * ```ts ignore
- * const { top } = vectorPullback(transcoders[2], featureVector.vector, { k: 5 });
+ * ```ts
+ * import { vectorPullback } from "./pullbacks.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 4, d_sae: 8 }), 0);
+ * const { values, top } = vectorPullback(tc, [0, 1, 0, 0], { k: 2 }); // v = e_1
+ * top.length; // 2: the features writing most along v, largest first
+ * // W_dec e_1 is column 1 of W_dec [d_sae, d_out]:
+ * const column1 = Array.from({ length: 8 }, (_, i) => tc.W_dec.data[i * 4 + 1]);
+ * assert.deepEqual(Array.from(values), column1);
+ * assert.equal(top[0].value, Math.max(...values));
  * ```
  */
 export function vectorPullback(
@@ -92,8 +101,17 @@ function checkOrder(upstream: Transcoder, downstream: Transcoder): void {
  * `W_dec @ W_enc'[:, i]`.
  *
  * @example
- * ```ts ignore
- * featurePullback(transcoders[0], transcoders[5], 12450, { k: 5 }).top; // 16632, 9188, ...
+ * ```ts
+ * import { featurePullback, vectorPullback } from "./pullbacks.ts";
+ * import { encoderColumn } from "./deembeddings.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { transcoders } = await loadPretrained("tiny");
+ * const [up, down] = [transcoders[0]!, transcoders[1]!];
+ * // Layer-0 features that write along layer-1 feature 332 (which fires on " people"):
+ * const p = featurePullback(up, down, 332, { k: 3 });
+ * p.top.map((r) => r.feature); // [839, 1748, 53]; 53 reads " citizens", " people"
+ * assert.deepEqual(p.values, vectorPullback(up, encoderColumn(down, 332)).values);
  * ```
  */
 export function featurePullback(
@@ -111,9 +129,21 @@ export function featurePullback(
  * transcoder (the context's `meanFreeDecoders` setting applies).
  *
  * @example
- * ```ts ignore
- * const ctx = await CircuitContext.create(model, transcoders, "Oh, that rifle model is a 6M");
- * inputDependentPullback(ctx, 2, -1, featureVector.vector, { k: 5 }).top;
+ * ```ts
+ * import { featurePullback, inputDependentPullback } from "./pullbacks.ts";
+ * import { CircuitContext } from "../circuits/context.ts";
+ * import { transcoderFeatureVector } from "../circuits/paths.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const prompt = "The Congress and the people of the State";
+ * const ctx = await CircuitContext.create(model, transcoders, prompt, { meanFreeDecoders: false });
+ * const fv = transcoderFeatureVector(transcoders[1]!, 332); // fires on " people"
+ * const ixg = inputDependentPullback(ctx, 0, 5, fv.vector, { k: 3 }); // token 5: " people"
+ * ixg.top.map((r) => r.feature); // [53, 329, 809]: layer-0 feature 53 (" citizens", " people")
+ * // (W_dec v) * z: the input-independent pullback times each feature's activation there.
+ * const pull = featurePullback(transcoders[0]!, transcoders[1]!, 332).values;
+ * assert.ok(Math.abs(ixg.values[53] - pull[53] * ctx.featureActs(0, 5)[53]) < 1e-12);
  * ```
  */
 export function inputDependentPullback(
@@ -169,9 +199,19 @@ export interface MeanIxG extends Pullback {
  * tokens; empty selections give zeros.
  *
  * @example
- * ```ts ignore
- * const m = await meanIxG(model, transcoders[2], transcoders[8], 89, rows);
- * m.top; // features of layer 2 with the largest mean IxG onto mlp8tc[89]
+ * ```ts
+ * import { meanIxG } from "./pullbacks.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import assert from "node:assert/strict";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const rows = model.toTokens(["The Congress and the people of the State"]); // [1, 9]
+ * // Layer-0 features with the largest mean IxG onto layer-1 feature 332 where it fires:
+ * const m = await meanIxG(model, transcoders[0]!, transcoders[1]!, 332, rows, { k: 3 });
+ * m.top.map((r) => r.feature); // [1060, 53, 1714]
+ * [m.selectedTokens, m.totalTokens]; // [2, 9]: 332 fires on " Congress" and " people"
+ * m.firingFraction[53]; // 0.5: feature 53 fires on one of them
+ * assert.equal(m.selectedTokens, 2);
+ * assert.equal(m.firingFraction[53], 0.5);
  * ```
  */
 export async function meanIxG(

@@ -26,7 +26,20 @@ export interface ValueHistogram {
   counts: Float64Array;
 }
 
-/** The k largest and k smallest entries of a vector (largest first / smallest first). */
+/**
+ * The k largest and k smallest entries of a vector (largest first / smallest first).
+ *
+ * @example
+ * ```ts
+ * import { topBottom } from "./ranking.ts";
+ * import assert from "node:assert/strict";
+ * const { top, bottom } = topBottom([0.5, -2, 3, 1], 2);
+ * top; // [{ index: 2, value: 3 }, { index: 3, value: 1 }]
+ * bottom; // [{ index: 1, value: -2 }, { index: 0, value: 0.5 }]
+ * assert.deepEqual(top.map((r) => r.index), [2, 3]);
+ * assert.deepEqual(bottom.map((r) => r.index), [1, 0]);
+ * ```
+ */
 export function topBottom(values: ArrayLike<number>, k: number): {
   top: { index: number; value: number }[];
   bottom: { index: number; value: number }[];
@@ -58,7 +71,18 @@ export function rankTokens(
   return { top: top.map(label), bottom: bottom.map(label) };
 }
 
-/** Top and bottom k of a `[d_sae]` vector as features. */
+/**
+ * Top and bottom k of a `[d_sae]` vector as features.
+ *
+ * @example
+ * ```ts
+ * import { rankFeatures } from "./ranking.ts";
+ * import assert from "node:assert/strict";
+ * const { top, bottom } = rankFeatures(Float64Array.from([0.5, -2, 3]), 1);
+ * assert.deepEqual(top, [{ feature: 2, value: 3 }]);
+ * assert.deepEqual(bottom, [{ feature: 1, value: -2 }]);
+ * ```
+ */
 export function rankFeatures(
   values: ArrayLike<number>,
   k: number,

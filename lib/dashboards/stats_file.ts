@@ -12,9 +12,42 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { NUM_BINS, NUM_BUCKETS } from "./activation_bins.ts";
 import { type FeatureStatsData, LayerFeatureStats } from "./feature_stats.ts";
 
-/** The `format` value in the file's metadata. */
+/**
+ * The `format` value in the file's metadata.
+ *
+ * @example
+ * ```ts
+ * import { FEATURE_STATS_FORMAT, FEATURE_STATS_VERSION, saveFeatureStats } from "./stats_file.ts";
+ * import { LayerFeatureStats } from "./feature_stats.ts";
+ * import { readSafetensors } from "../formats/safetensors.ts";
+ * import assert from "node:assert/strict";
+ * const stats = LayerFeatureStats.empty({
+ *   layer: 0, dSae: 4, seqLen: 3, topK: 2, bandSamples: 2, seed: 0, ignoreToken: -1,
+ *   transcoderFingerprint: "", modelFingerprint: "",
+ * });
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await saveFeatureStats(`${dir}/l0.stats.safetensors`, stats);
+ *   const { metadata } = await readSafetensors(`${dir}/l0.stats.safetensors`);
+ *   metadata.format; // "transcoder-circuits/feature-stats"
+ *   assert.equal(metadata.format, FEATURE_STATS_FORMAT);
+ *   assert.equal(metadata.version, String(FEATURE_STATS_VERSION)); // "1"
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export const FEATURE_STATS_FORMAT = "transcoder-circuits/feature-stats";
-/** The file layout version. */
+/**
+ * The file layout version (stored as a string in the metadata; `loadFeatureStats` refuses others).
+ *
+ * @example
+ * ```ts
+ * import { FEATURE_STATS_VERSION } from "./stats_file.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(FEATURE_STATS_VERSION, 1);
+ * ```
+ */
 export const FEATURE_STATS_VERSION = 1;
 
 const FLOAT64 = [
@@ -35,9 +68,27 @@ function bits(a: Float64Array, shape: number[]): Tensor<"int64"> {
  * Writes statistics to a safetensors file (atomically).
  *
  * @example
- * ```ts ignore
- * await saveFeatureStats("reports/layer-2.stats.safetensors", stats);
- * const again = await loadFeatureStats("reports/layer-2.stats.safetensors");
+ * ```ts
+ * import { loadFeatureStats, saveFeatureStats } from "./stats_file.ts";
+ * import { LayerFeatureStats } from "./feature_stats.ts";
+ * import assert from "node:assert/strict";
+ * const stats = LayerFeatureStats.empty({
+ *   layer: 2, dSae: 4, seqLen: 3, topK: 2, bandSamples: 2, seed: 0, ignoreToken: -1,
+ *   transcoderFingerprint: "", modelFingerprint: "",
+ * });
+ * stats.tokens = 6;
+ * stats.observe(1, 0.1, 2);
+ * stats.observe(1, 0.2, 4);
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await saveFeatureStats(`${dir}/layer-2.stats.safetensors`, stats);
+ *   const again = await loadFeatureStats(`${dir}/layer-2.stats.safetensors`);
+ *   again.sum[1]; // 0.30000000000000004: float64 sums come back bit-exact
+ *   assert.equal(again.sum[1], 0.1 + 0.2);
+ *   assert.deepEqual(again.topExamples(1), stats.topExamples(1));
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function saveFeatureStats(path: string, stats: LayerFeatureStats): Promise<void> {
@@ -85,7 +136,25 @@ export async function saveFeatureStats(path: string, stats: LayerFeatureStats): 
   });
 }
 
-/** Reads statistics written by `saveFeatureStats`; a file of another kind or version is an error. */
+/**
+ * Reads statistics written by `saveFeatureStats`; a file of another kind or version is an error.
+ *
+ * @example
+ * ```ts
+ * import { loadFeatureStats } from "./stats_file.ts";
+ * import { writeSafetensors } from "../formats/safetensors.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   // A safetensors file, but not one of feature statistics:
+ *   const w = { dtype: "float32", shape: [1], data: new Float32Array([1]) } as const;
+ *   await writeSafetensors(`${dir}/w.safetensors`, { w });
+ *   await assert.rejects(loadFeatureStats(`${dir}/w.safetensors`), /not a feature-stats file/);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export async function loadFeatureStats(path: string): Promise<LayerFeatureStats> {
   const file = await readSafetensors(path);
   if (file.metadata.format !== FEATURE_STATS_FORMAT) {

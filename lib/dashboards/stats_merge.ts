@@ -30,10 +30,30 @@ function sameConfig(a: FeatureStatsConfig, b: FeatureStatsConfig): void {
  * settings (see the module notes for what is exact).
  *
  * @example
- * ```ts ignore
- * const a = await computeFeatureStats(model, tc, firstHalf, { rowOffset: 0 });
- * const b = await computeFeatureStats(model, tc, secondHalf, { rowOffset: firstHalf.shape[0] });
+ * ```ts
+ * import { mergeFeatureStats } from "./stats_merge.ts";
+ * import { computeFeatureStats } from "./feature_stats.ts";
+ * import { sliceRows } from "./probe_graph.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 8, d_sae: 16 }), 0);
+ * const rows = tensor(Int32Array.from({ length: 16 }, (_, i) => (7 * i) % 20), [4, 4]);
+ * const opts = { batchSize: 2, quiet: true };
+ * const a = await computeFeatureStats(model, tc, sliceRows(rows, 0, 2), opts);
+ * const b = await computeFeatureStats(model, tc, sliceRows(rows, 2, 4), { ...opts, rowOffset: 2 });
  * const all = mergeFeatureStats(a, b); // as computeFeatureStats over both halves
+ * const once = await computeFeatureStats(model, tc, rows, opts);
+ * all.tokens; // 16
+ * assert.deepEqual(all.count, once.count);
+ * assert.deepEqual(all.hist, once.hist);
+ * assert.deepEqual(all.topExamples(3), once.topExamples(3));
+ * assert.deepEqual(all.bandSamples(3), once.bandSamples(3));
  * ```
  */
 export function mergeFeatureStats(a: LayerFeatureStats, b: LayerFeatureStats): LayerFeatureStats {
@@ -91,7 +111,39 @@ export function mergeFeatureStats(a: LayerFeatureStats, b: LayerFeatureStats): L
   return out;
 }
 
-/** Merges any number of partial results (at least one), left to right. */
+/**
+ * Merges any number of partial results (at least one), left to right.
+ *
+ * @example
+ * ```ts
+ * import { mergeAllFeatureStats } from "./stats_merge.ts";
+ * import { computeFeatureStats } from "./feature_stats.ts";
+ * import { sliceRows } from "./probe_graph.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import assert from "node:assert/strict";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 8, d_sae: 16 }), 0);
+ * const rows = tensor(Int32Array.from({ length: 12 }, (_, i) => (7 * i) % 20), [3, 4]);
+ * const opts = { batchSize: 1, quiet: true };
+ * // One shard per row, merged in any order:
+ * const shards = [];
+ * for (const r of [2, 0, 1]) {
+ *   const shard = sliceRows(rows, r, r + 1);
+ *   shards.push(await computeFeatureStats(model, tc, shard, { ...opts, rowOffset: r }));
+ * }
+ * const all = mergeAllFeatureStats(shards);
+ * Array.from(all.rowIndices); // [0, 1, 2]
+ * const once = await computeFeatureStats(model, tc, rows, opts);
+ * assert.deepEqual(all.count, once.count);
+ * assert.deepEqual(all.topExamples(5), once.topExamples(5));
+ * assert.deepEqual(all.tokenRows, once.tokenRows);
+ * ```
+ */
 export function mergeAllFeatureStats(parts: readonly LayerFeatureStats[]): LayerFeatureStats {
   if (parts.length === 0) throw new RangeError("no feature stats to merge");
   return parts.slice(1).reduce((acc, s) => mergeFeatureStats(acc, s), parts[0]);

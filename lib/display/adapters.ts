@@ -75,6 +75,22 @@ export interface StatsDashboardOptions {
 /**
  * An example for the dashboard from a stored example and its window: the window's scores are
  * `scores` when given, else NaN (unknown) except the example's own activation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exampleFromWindow } from "./adapters.ts";
+ * const ref = { row: 17, pos: 40, value: 8.62 }; // a stored top example
+ * const w = { strings: [" L", "115", "A", "1"], focus: 2 }; // the tokens around it
+ * const e = exampleFromWindow(ref, w);
+ * e.values; // Float64Array [NaN, NaN, 8.62, NaN]: the other tokens' scores are unknown
+ * assert.deepEqual(
+ *   { position: e.position, example: e.example, token: e.token },
+ *   { position: 2, example: 17, token: 40 },
+ * );
+ * assert.deepEqual(exampleFromWindow(ref, w, [0, 0.5, 8.62, 0]).values, [0, 0.5, 8.62, 0]);
+ * assert.throws(() => exampleFromWindow(ref, w, [8.62]), RangeError); // one score per token
+ * ```
  */
 export function exampleFromWindow(
   ref: ExampleRef,
@@ -95,9 +111,33 @@ export function exampleFromWindow(
  * A dashboard (see `activationDashboard`) of one feature from streaming feature statistics.
  *
  * @example
- * ```ts ignore
- * const stats = await computeFeatureStats(model, transcoders[8], rows);
- * showDashboard(dashboardFromStats(stats, 89, { title: "mlp8tc[89]" }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { computeFeatureStats } from "../dashboards/feature_stats.ts";
+ * import { featureScores } from "../dashboards/feature_scores.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { dashboardFromStats } from "./adapters.ts";
+ * import { showDashboard } from "./show.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const rows = model.toTokens(["The cat sat on the mat.", "A dog ran in the park."]); // [2, 8]
+ * const stats = await computeFeatureStats(model, transcoders[1]!, rows, { quiet: true });
+ * const d = dashboardFromStats(stats, 11, { title: "mlp1tc[11]", topK: 2, numBands: 2, window: 2 });
+ * const top = d.topExamples![0];
+ * [top.tokens, top.example, top.token]; // [[" the", " mat", "."], 0, 7]: feature 11 fires on "."
+ * assert.deepEqual([top.tokens, top.example, top.token], [[" the", " mat", "."], 0, 7]);
+ * assert.equal(top.values[top.position], stats.maxActivation(11));
+ * assert.ok(Number.isNaN(top.values[0])); // the stats keep only the example's own activation
+ * // The window tokens' scores, from the feature's score on every token:
+ * const all = await featureScores(model, transcoders[1]!, rows, 11); // [2, 8]
+ * const p = rows.shape[1];
+ * const scored = dashboardFromStats(stats, 11, {
+ *   topK: 2,
+ *   window: 2,
+ *   scores: (ref, w) => all.data.subarray(ref.row * p + ref.pos - w.focus, ref.row * p + ref.pos - w.focus + w.strings.length),
+ * });
+ * assert.equal(scored.topExamples![0].values[0], 0);
+ * showDashboard(scored).text.split("\n").slice(0, 3); // ["feature 11", "Firing frequency: 18.7500%", "Top examples"]
+ * assert.equal(showDashboard(scored).text.split("\n")[3], "  Example 0, token 7: 0.19:  the mat[[.]](0.19)");
  * ```
  */
 export function dashboardFromStats(

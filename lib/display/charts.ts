@@ -45,6 +45,20 @@ export interface ChartOptions {
  * Renders Plot options to an SVG string on a shared linkedom document. The SVG gets an `xmlns`
  * (so it can be saved as a `.svg` file) and a white background with black text (so it reads the
  * same under dark notebook themes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as Plot from "@observablehq/plot";
+ * import { plotToSvg } from "./charts.ts";
+ * const svg = plotToSvg({
+ *   width: 320,
+ *   height: 200,
+ *   marks: [Plot.dot([{ x: 1, y: 2 }, { x: 2, y: 3 }], { x: "x", y: "y", title: "y" })],
+ * });
+ * svg.startsWith('<svg style="background:white;color:black" xmlns="http://www.w3.org/2000/svg"'); // true
+ * assert.equal(svg.match(/<circle/g)?.length, 2); // one per dot
+ * ```
  */
 export function plotToSvg(options: Plot.PlotOptions): string {
   doc ??= (parseHTML("<html><body></body></html>") as unknown as { document: PlotDocument })
@@ -138,7 +152,18 @@ export type HistogramInput =
   | ArrayLike<number>
   | { edges: ArrayLike<number>; counts: ArrayLike<number> };
 
-/** Bins of a precomputed histogram (`edges [bins + 1]`, `counts [bins]`). */
+/**
+ * Bins of a precomputed histogram (`edges [bins + 1]`, `counts [bins]`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { binsFromEdges } from "./charts.ts";
+ * binsFromEdges([0, 0.5, 1], [3, 5]); // [{ x0: 0, x1: 0.5, count: 3 }, { x0: 0.5, x1: 1, count: 5 }]
+ * assert.deepEqual(binsFromEdges([0, 0.5, 1], [3, 5])[1], { x0: 0.5, x1: 1, count: 5 });
+ * assert.throws(() => binsFromEdges([0, 1], [3, 5]), RangeError); // needs one more edge than counts
+ * ```
+ */
 export function binsFromEdges(edges: ArrayLike<number>, counts: ArrayLike<number>): HistogramBin[] {
   if (edges.length !== counts.length + 1) {
     throw new RangeError(
@@ -168,9 +193,29 @@ export interface HistogramOptions extends ChartOptions, BinOptions {
   logCount?: boolean;
 }
 
-/** Negative values (red) and positive values (blue), as the reference's logit histogram. */
+/**
+ * Negative values (red) and positive values (blue), as the reference's logit histogram.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { histogramSvg, NEGATIVE_COLOR } from "./charts.ts";
+ * NEGATIVE_COLOR; // "#d62728"
+ * assert.ok(histogramSvg([-2, -1, 1, 2], { signColors: true }).includes(`fill="${NEGATIVE_COLOR}"`));
+ * ```
+ */
 export const NEGATIVE_COLOR = "#d62728";
-/** See `NEGATIVE_COLOR`. */
+/**
+ * See `NEGATIVE_COLOR`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { histogramSvg, POSITIVE_COLOR } from "./charts.ts";
+ * POSITIVE_COLOR; // "#1f77b4"
+ * assert.ok(histogramSvg([-2, -1, 1, 2], { signColors: true }).includes(`fill="${POSITIVE_COLOR}"`));
+ * ```
+ */
 export const POSITIVE_COLOR = "#1f77b4";
 
 /**
@@ -347,7 +392,18 @@ export function scatterSvg(values: ArrayLike<number>, opts: ScatterOptions = {})
   });
 }
 
-/** Whether a component type is one of the error nodes (`tc_error`, `prune_error`, `bias_error`). */
+/**
+ * Whether a component type is one of the error nodes (`tc_error`, `prune_error`, `bias_error`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isErrorType } from "./charts.ts";
+ * isErrorType("prune_error"); // true
+ * const types = ["tc_error", "bias_error", "mlp", "attn", undefined] as const;
+ * assert.deepEqual(types.map(isErrorType), [true, true, false, false, false]);
+ * ```
+ */
 export function isErrorType(t: ComponentType | undefined): boolean {
   return t === "tc_error" || t === "prune_error" || t === "bias_error";
 }
@@ -356,6 +412,20 @@ export function isErrorType(t: ComponentType | undefined): boolean {
  * A node's height in the graph, as the reference's `layer_to_float`: its layer, +0.5 at
  * `resid_mid` (transcoder features read the residual stream between attention and MLP), -0.25
  * for error nodes (drawn just below the node they explain).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layerToFloat } from "./charts.ts";
+ * const feature = {
+ *   componentPath: [{ layer: 8, type: "mlp" as const, token: -1, featureType: "tc" as const, featureIndex: 89 }],
+ *   vector: new Float64Array(0), layer: 8, sublayer: "resid_mid" as const, token: -1, error: 0,
+ * };
+ * layerToFloat(feature); // 8.5
+ * const tcError = { ...feature, componentPath: [...feature.componentPath, { layer: 8, type: "tc_error" as const }] };
+ * assert.equal(layerToFloat(tcError), 8.25); // just below the node it explains
+ * assert.equal(layerToFloat({ ...feature, componentPath: [], sublayer: "resid_pre" as const }), 8);
+ * ```
  */
 export function layerToFloat(fv: FeatureVector): number {
   let y = fv.layer;
@@ -426,8 +496,20 @@ export interface GraphLayoutOptions {
  * nodes are spread evenly instead, ordered by token then id.
  *
  * @example
- * ```ts ignore
- * const { nodes, links } = graphLayout(pathsToGraph(paths), { nTokens: 10 });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pathsToGraph } from "../circuits/graph.ts";
+ * import { graphLayout } from "./charts.ts";
+ * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
+ *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
+ *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
+ * });
+ * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
+ * const graph = pathsToGraph([[root, a], [root, b]]); // or greedyTopPaths(ctx, ...)'s result
+ * const { nodes, links } = graphLayout(graph, { x: "token", nTokens: 10 });
+ * nodes.map((n) => [n.id, n.x, n.y]); // [["mlp8tc[89]@-1", 9, 8.5], ["mlp0tc[8829]@9", 9, 0.5], ["mlp2tc[7620]@9", 9, 2.5]]
+ * assert.deepEqual(nodes.map((n) => n.position), [9, 9, 9]); // @-1 is the last of 10 tokens
+ * assert.deepEqual(links.map((l) => [l.child, l.width]), [["mlp0tc[8829]@9", 6], ["mlp2tc[7620]@9", 6 * 0.41 / 0.85]]);
  * ```
  */
 export function graphLayout(
@@ -517,8 +599,22 @@ export interface CircuitGraphOptions extends ChartOptions, GraphLayoutOptions {
  * their kind), tooltips with values.
  *
  * @example
- * ```ts ignore
- * const svg = circuitGraphSvg(addErrorNodes(ctx, pathsToGraph(paths)), { tokens: model.toStrTokens(prompt) });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pathsToGraph } from "../circuits/graph.ts";
+ * import { circuitGraphSvg } from "./charts.ts";
+ * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
+ *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
+ *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
+ * });
+ * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
+ * const graph = pathsToGraph([[root, a], [root, b]]); // or greedyTopPaths(ctx, ...)'s result
+ * // with a model: circuitGraphSvg(addErrorNodes(ctx, graph), { tokens: model.toStrTokens(prompt) })
+ * const tokens = ["<|endoftext|>", "Oh", ",", " that", " rifle", " model", " is", " a", " 6", "M"];
+ * const svg = circuitGraphSvg(graph, { tokens });
+ * svg.match(/<circle/g)?.length; // 3 (one per node)
+ * assert.ok(svg.includes("<title>mlp0tc[8829]@9 -&gt; mlp8tc[89]@-1: 0.85</title>")); // an arrow's tooltip
+ * assert.ok(svg.includes(`>9: "M"</text>`)); // the x axis is labelled with the tokens
  * ```
  */
 export function circuitGraphSvg(graph: CircuitGraph, opts: CircuitGraphOptions = {}): string {
@@ -668,6 +764,15 @@ function formatBound(x: number): string {
 /**
  * A heatmap as a text grid (rows `L0..`, columns `H0..`), values with `decimals` decimals, and
  * the largest cells listed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heatmapText } from "./charts.ts";
+ * heatmapText([[1, 2], [3, 4.5]]);
+ * // "     H0   H1\nL0 1.00 2.00\nL1 3.00 4.50\nlargest: L1H1 4.50, L1H0 3.00, L0H1 2.00"
+ * assert.equal(heatmapText([[1, 2], [3, 4.5]], { top: 1 }).split("\n")[3], "largest: L1H1 4.50");
+ * ```
  */
 export function heatmapText(
   matrix: readonly ArrayLike<number>[],
@@ -706,7 +811,18 @@ export function heatmapText(
   return lines.join("\n");
 }
 
-/** A scatter's text: count, range and the top k values with their indices. */
+/**
+ * A scatter's text: count, range and the top k values with their indices.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scatterText } from "./charts.ts";
+ * scatterText([0.1, -0.2, 0.3, 0], { top: 2 });
+ * // "value: 4 values, 3 nonzero, min -0.2000, max 0.3000\ntop: 2 (0.3000), 0 (0.1000)"
+ * assert.equal(scatterText([NaN], { label: "IxG" }), "IxG: no finite values");
+ * ```
+ */
 export function scatterText(
   values: ArrayLike<number>,
   { top = 5, label = "value" }: { top?: number; label?: string } = {},
@@ -732,8 +848,20 @@ export function scatterText(
  * children feeding it (`<- child: contribution`).
  *
  * @example
- * ```ts ignore
- * console.log(graphText(pathsToGraph(paths)));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pathsToGraph } from "../circuits/graph.ts";
+ * import { graphText } from "./charts.ts";
+ * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
+ *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
+ *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
+ * });
+ * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
+ * const graph = pathsToGraph([[root, a], [root, b]]); // or greedyTopPaths(ctx, ...)'s result
+ * graphText(graph).split("\n");
+ * // ["Circuit graph: 3 nodes, 2 edges", "mlp8tc[89]@-1: 7.6  (layer 8.5)", "  <- mlp0tc[8829]@9: 0.85",
+ * //  "  <- mlp2tc[7620]@9: 0.41", "mlp2tc[7620]@9: 0.41  (layer 2.5)", "mlp0tc[8829]@9: 0.85  (layer 0.5)"]
+ * assert.equal(graphText(graph).split("\n")[2], "  <- mlp0tc[8829]@9: 0.85"); // largest child first
  * ```
  */
 export function graphText(graph: CircuitGraph, opts: GraphLayoutOptions = {}): string {

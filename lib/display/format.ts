@@ -26,7 +26,18 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]);
 }
 
-/** Parses `#rrggbb` into `[r, g, b]` (0..255). */
+/**
+ * Parses `#rrggbb` into `[r, g, b]` (0..255).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseHexColor } from "./format.ts";
+ * parseHexColor("#FF8c00"); // [255, 140, 0]
+ * assert.deepEqual(parseHexColor("#1f77b4"), [31, 119, 180]);
+ * assert.throws(() => parseHexColor("orange"), RangeError); // only #rrggbb
+ * ```
+ */
 export function parseHexColor(hex: string): [number, number, number] {
   const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
   if (!m) throw new RangeError(`colour ${JSON.stringify(hex)} is not of the form #rrggbb`);
@@ -62,21 +73,52 @@ export function interpolateColor(
     .join("");
 }
 
-/** `x` with a fixed number of decimals and an explicit sign (`+0.240`, `-3.790`), as Python's `:+.3f`. */
+/**
+ * `x` with a fixed number of decimals and an explicit sign (`+0.240`, `-3.790`), as Python's
+ * `:+.3f`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatSigned } from "./format.ts";
+ * [formatSigned(0.24), formatSigned(-3.79), formatSigned(9.3712, 2)]; // ["+0.240", "-3.790", "+9.37"]
+ * assert.deepEqual([formatSigned(0), formatSigned(-Infinity), formatSigned(NaN)], ["+0.000", "-inf", "nan"]);
+ * ```
+ */
 export function formatSigned(x: number, decimals = 3): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "+inf" : "-inf";
   const s = x.toFixed(decimals);
   return s.startsWith("-") ? s : `+${s}`;
 }
 
-/** `x` with a fixed number of decimals (`nan`/`inf` spelled out). */
+/**
+ * `x` with a fixed number of decimals (`nan`/`inf` spelled out).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatFixed } from "./format.ts";
+ * [formatFixed(3.14159), formatFixed(7.5163, 1), formatFixed(Infinity)]; // ["3.14", "7.5", "inf"]
+ * assert.equal(formatFixed(-0.001), "0.00"); // no "-0.00"
+ * ```
+ */
 export function formatFixed(x: number, decimals = 2): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
   const s = x.toFixed(decimals);
   return s === `-${(0).toFixed(decimals)}` ? s.slice(1) : s;
 }
 
-/** A fraction `0..1` as a percentage with `decimals` decimals: `0.000184` -> `"0.0184%"`. */
+/**
+ * A fraction `0..1` as a percentage with `decimals` decimals: `0.000184` -> `"0.0184%"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatPercent } from "./format.ts";
+ * formatPercent(0.000184); // "0.0184%"
+ * assert.equal(formatPercent(0.25, 1), "25.0%");
+ * ```
+ */
 export function formatPercent(fraction: number, decimals = 4): string {
   return `${formatFixed(fraction * 100, decimals)}%`;
 }
@@ -113,8 +155,22 @@ export function textTable(
 }
 
 /**
- * An HTML table (escaped cells; `htmlCells` columns are inserted as given). Inline styles only,
+ * An HTML table (escaped cells; `htmlColumns` columns are inserted as given). Inline styles only,
  * so that it renders the same in any notebook front end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { htmlTable } from "./format.ts";
+ * const html = htmlTable(["token", "value"], [["<code>a</code>", "+1.000"], ["<code>b</code>", "<0"]], {
+ *   align: ["left", "right"],
+ *   htmlColumns: [0], // column 0 holds HTML, inserted as given
+ *   caption: "Top & bottom",
+ * });
+ * html.startsWith("<table"); // true
+ * assert.ok(html.includes(">Top &amp; bottom</caption>")); // text is escaped
+ * assert.ok(html.includes("><code>a</code></td>") && html.includes(">&lt;0</td>"));
+ * ```
  */
 export function htmlTable(
   headers: readonly string[],
@@ -143,7 +199,17 @@ export function htmlTable(
     }</tbody></table>`;
 }
 
-/** Makes whitespace in a token visible on one line: `\n` -> `↵`, `\t` -> `⇥`, `\r` -> `␍`. */
+/**
+ * Makes whitespace in a token visible on one line: `\n` -> `↵`, `\t` -> `⇥`, `\r` -> `␍`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { visibleWhitespace } from "./format.ts";
+ * visibleWhitespace(" a\r\n\tb"); // " a␍↵⇥b" (spaces are kept)
+ * assert.equal(visibleWhitespace("\n\n"), "↵↵");
+ * ```
+ */
 export function visibleWhitespace(token: string): string {
   return token.replace(/\r/g, "␍").replace(/\n/g, "↵").replace(/\t/g, "⇥");
 }

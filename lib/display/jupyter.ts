@@ -11,7 +11,19 @@
  * @module
  */
 
-/** The symbol Deno's Jupyter kernel looks for (`Deno.jupyter.$display`). */
+/**
+ * The symbol Deno's Jupyter kernel looks for (`Deno.jupyter.$display`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JUPYTER_DISPLAY } from "./jupyter.ts";
+ * JUPYTER_DISPLAY === Symbol.for("Jupyter.display"); // true
+ * // Any object with this method renders as rich output when it is a cell's value:
+ * const bold = { [JUPYTER_DISPLAY]: () => ({ "text/plain": "x", "text/html": "<b>x</b>" }) };
+ * assert.equal(bold[JUPYTER_DISPLAY]()["text/html"], "<b>x</b>");
+ * ```
+ */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display");
 
 /** A Jupyter MIME bundle. */
@@ -30,7 +42,22 @@ export interface JupyterDisplayable {
   [JUPYTER_DISPLAY](): MimeBundle | Promise<MimeBundle>;
 }
 
-/** A value with HTML and text renderings. */
+/**
+ * A value with HTML and text renderings.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Displayable, JUPYTER_DISPLAY } from "./jupyter.ts";
+ * const d = new Displayable("<b>CE score</b> 0.968", "CE score 0.968");
+ * String(d); // "CE score 0.968"
+ * Deno.inspect(d); // "CE score 0.968" (what console.log prints)
+ * assert.deepEqual(d[JUPYTER_DISPLAY](), {
+ *   "text/html": "<b>CE score</b> 0.968",
+ *   "text/plain": "CE score 0.968",
+ * });
+ * ```
+ */
 export class Displayable implements JupyterDisplayable {
   /**
    * A value with renderings.
@@ -79,6 +106,16 @@ export function displayable(html: string, text: string, ansi?: string): Displaya
 
 /**
  * Stacks displayables vertically (HTML blocks one after another, texts separated by a blank line).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { displayable, stack } from "./jupyter.ts";
+ * const s = stack([displayable("<i>a</i>", "a"), displayable("<i>b</i>", "b")], { title: "Layer 8" });
+ * s.text; // "Layer 8\n=======\n\na\n\nb"
+ * assert.equal(s.text, "Layer 8\n=======\n\na\n\nb");
+ * assert.ok(s.html.startsWith(`<div><h3 style="margin:6px 0">Layer 8</h3>`));
+ * ```
  */
 export function stack(
   parts: readonly Displayable[],
@@ -94,7 +131,18 @@ export function stack(
   return new Displayable(html, texts.join("\n\n"), ansis.join("\n\n"));
 }
 
-/** Lays displayables out side by side in HTML (text stacks them). */
+/**
+ * Lays displayables out side by side in HTML (text stacks them).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { displayable, row } from "./jupyter.ts";
+ * const r = row([displayable("<i>table</i>", "table"), displayable("<svg></svg>", "chart")]);
+ * r.text; // "table\n\nchart"
+ * assert.ok(r.html.includes("display:flex") && r.html.includes("<div><svg></svg></div>"));
+ * ```
+ */
 export function row(parts: readonly Displayable[]): Displayable {
   const html = `<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">${
     parts.map((p) => `<div>${p.html}</div>`).join("")
@@ -119,6 +167,15 @@ export interface DenoJupyter {
 /**
  * `Deno.jupyter` when running inside Deno's Jupyter kernel, else undefined. (Outside the kernel
  * `"jupyter" in Deno` is true but reading it throws, so presence is tested by reading it.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jupyterKernel } from "./jupyter.ts";
+ * const kernel = jupyterKernel(); // undefined here: this example runs outside the kernel
+ * await kernel?.display({ "text/plain": "hi" }, { raw: true }); // a no-op outside the kernel
+ * assert.equal(kernel, undefined);
+ * ```
  */
 export function jupyterKernel(): DenoJupyter | undefined {
   let j: Partial<DenoJupyter> | undefined;
@@ -130,12 +187,33 @@ export function jupyterKernel(): DenoJupyter | undefined {
   return j && typeof j.display === "function" ? j as DenoJupyter : undefined;
 }
 
-/** Whether code runs inside Deno's Jupyter kernel. */
+/**
+ * Whether code runs inside Deno's Jupyter kernel.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inJupyter } from "./jupyter.ts";
+ * inJupyter(); // false (a script or test); true in a notebook cell
+ * assert.equal(inJupyter(), false);
+ * ```
+ */
 export function inJupyter(): boolean {
   return jupyterKernel() !== undefined;
 }
 
-/** True when the object has a `[Symbol.for("Jupyter.display")]` method. */
+/**
+ * True when the object has a `[Symbol.for("Jupyter.display")]` method.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { displayable, isJupyterDisplayable } from "./jupyter.ts";
+ * const custom = { [Symbol.for("Jupyter.display")]: () => ({ "text/plain": "x" }) };
+ * [isJupyterDisplayable(displayable("<b>x</b>", "x")), isJupyterDisplayable(custom)]; // [true, true]
+ * assert.deepEqual([isJupyterDisplayable("x"), isJupyterDisplayable(null)], [false, false]);
+ * ```
+ */
 export function isJupyterDisplayable(x: unknown): x is JupyterDisplayable {
   return x !== null && (typeof x === "object" || typeof x === "function") &&
     typeof (x as Record<symbol, unknown>)[JUPYTER_DISPLAY] === "function";

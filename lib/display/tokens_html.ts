@@ -61,7 +61,18 @@ interface TokenView {
   values: ArrayLike<number>;
 }
 
-/** The `[start, end)` token range kept by `window` around `current` in a sequence of `n` tokens. */
+/**
+ * The `[start, end)` token range kept by `window` around `current` in a sequence of `n` tokens.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { windowRange } from "./tokens_html.ts";
+ * windowRange(10, 5, 2); // [3, 8]
+ * assert.deepEqual(windowRange(10, 8, 2), [6, 10]); // clipped at the end
+ * assert.throws(() => windowRange(10, 5, -1), RangeError);
+ * ```
+ */
 export function windowRange(n: number, current: number, window: number): [number, number] {
   if (!Number.isInteger(window) || window < 0) {
     throw new RangeError(`window ${window} must be a nonnegative integer`);
@@ -69,7 +80,18 @@ export function windowRange(n: number, current: number, window: number): [number
   return [Math.max(0, current - window), Math.min(n, current + window + 1)];
 }
 
-/** The default colour range of scores: `[min(0, ...values), max(...values)]`. */
+/**
+ * The default colour range of scores: `[min(0, ...values), max(...values)]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scoreRange } from "./tokens_html.ts";
+ * scoreRange([0.5, 7.52, 2]); // [0, 7.52] (0 stays white)
+ * assert.deepEqual(scoreRange([0.5, -1, NaN, 3]), [-1, 3]); // NaN (unknown) is skipped
+ * assert.deepEqual(scoreRange([]), [0, 0]);
+ * ```
+ */
 export function scoreRange(values: ArrayLike<number>): [number, number] {
   let lo = 0, hi = -Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -162,7 +184,19 @@ export function tokensText(seq: TokenSequence, opts: TokensOptions = {}): string
   return render(view(seq, opts), opts.textValues ?? "nonzero", (t) => t, (t) => t);
 }
 
-/** Like `tokensText`, with ANSI 24-bit background colours for terminals. */
+/**
+ * Like `tokensText`, with ANSI 24-bit background colours for terminals (scores not printed
+ * unless `textValues` asks for them).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tokensAnsi } from "./tokens_html.ts";
+ * const s = tokensAnsi({ tokens: ["a", " cat"], values: [0, 2], current: 1 });
+ * s.includes("\x1b[48;2;255;140;0m"); // true: the top score gets the orange background
+ * assert.equal(s.replace(/\x1b\[[\d;]*m/g, ""), "a[[ cat]]"); // without the colour codes
+ * ```
+ */
 export function tokensAnsi(seq: TokenSequence, opts: TokensOptions = {}): string {
   const v = view(seq, opts);
   return render(v, opts.textValues ?? "none", (t, i) => {

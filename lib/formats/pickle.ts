@@ -33,12 +33,37 @@
  * @module
  */
 
-/** Raised for a malformed, unsupported or refused pickle; the message names the source. */
+/**
+ * Raised for a malformed, unsupported or refused pickle; the message names the source.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PickleError, unpickle } from "./pickle.ts";
+ * // pickle.dumps(os.system, protocol=2): naming the global is enough to be refused
+ * const bytes = Uint8Array.from("\x80\x02cposix\nsystem\n.", (c) => c.charCodeAt(0));
+ * assert.throws(() => unpickle(bytes, { source: "evil.pkl" }), PickleError);
+ * // PickleError: evil.pkl: pickle global "posix.system" is not allowed (allowed: ...)
+ * ```
+ */
 export class PickleError extends Error {
   override name = "PickleError";
 }
 
-/** A Python global as named in a pickle (`module.name`), e.g. a class used as a value. */
+/**
+ * A Python global as named in a pickle (`module.name`), e.g. a class used as a value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PickleGlobal, unpickle } from "./pickle.ts";
+ * // pickle.dumps(collections.OrderedDict, protocol=2): the class itself, not an instance
+ * const bytes = Uint8Array.from("\x80\x02ccollections\nOrderedDict\n.", (c) => c.charCodeAt(0));
+ * const g = unpickle(bytes);
+ * assert.ok(g instanceof PickleGlobal);
+ * g.fqn; // "collections.OrderedDict"
+ * ```
+ */
 export class PickleGlobal {
   constructor(readonly module: string, readonly name: string) {}
   /** `module.name`. */
@@ -104,6 +129,17 @@ function iterableItems(v: unknown, what: string): unknown[] {
  * reference at low protocols (`collections.OrderedDict`, `builtins.set`, `builtins.frozenset`,
  * `builtins.bytes`, `builtins.bytearray`, `_codecs.encode` for protocol-2 bytes) and
  * `copyreg._reconstructor` / `builtins.object`, which only rebuild record classes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BUILTIN_GLOBALS, unpickle } from "./pickle.ts";
+ * "builtins.set" in BUILTIN_GLOBALS; // true
+ * // pickle.dumps({1, 2}, protocol=2) calls __builtin__.set([1, 2]) (read as builtins.set)
+ * const pkl = "\x80\x02c__builtin__\nset\n](K\x01K\x02e\x85R.";
+ * const bytes = Uint8Array.from(pkl, (c) => c.charCodeAt(0));
+ * assert.deepEqual(unpickle(bytes), new Set([1, 2]));
+ * ```
  */
 export const BUILTIN_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
   "collections.OrderedDict": {

@@ -12,7 +12,17 @@
 import { type DType, shapeStr, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.ts";
 
-/** Raised for a malformed or unsupported safetensors file; the message names the file and field. */
+/**
+ * Raised for a malformed or unsupported safetensors file; the message names the file and field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSafetensors, SafetensorsError } from "./safetensors.ts";
+ * assert.throws(() => parseSafetensors(new Uint8Array(4), "w.safetensors"), SafetensorsError);
+ * // SafetensorsError: w.safetensors: file is 4 bytes, too short for a safetensors header
+ * ```
+ */
 export class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
@@ -179,9 +189,15 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
  * Reads a safetensors file.
  *
  * @example
- * ```ts ignore
- * import { readSafetensors } from "./safetensors.ts";
- * const { tensors } = await readSafetensors("weights/tiny/model.safetensors");
+ * ```ts
+ * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * const w = { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) } as const;
+ * await writeSafetensors(`${dir}/w.safetensors`, { w }, { metadata: { step: "3" } });
+ * const { tensors, metadata } = await readSafetensors(`${dir}/w.safetensors`);
+ * tensors.get("w")?.data; // Float32Array [1, 2]
+ * metadata; // { step: "3" }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
@@ -266,9 +282,16 @@ export function serializeSafetensors(
  * Writes tensors to a safetensors file atomically (a temporary file renamed into place).
  *
  * @example
- * ```ts ignore
- * import { writeSafetensors } from "./safetensors.ts";
- * await writeSafetensors("/tmp/w.safetensors", { w: { dtype: "float32", shape: [1], data: new Float32Array([1]) } });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * const w = { dtype: "float32", shape: [3], data: new Float32Array([0.1, 1, -2]) } as const;
+ * await writeSafetensors(`${dir}/w.safetensors`, { w }, { floatDtype: "BF16" });
+ * const file = await readSafetensors(`${dir}/w.safetensors`);
+ * file.storedDtypes.get("w"); // "BF16"
+ * assert.deepEqual(file.tensors.get("w")?.data, new Float32Array([0.10009765625, 1, -2]));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeSafetensors(
@@ -279,7 +302,20 @@ export async function writeSafetensors(
   await writeFileAtomic(path, serializeSafetensors(tensors, options));
 }
 
-/** Writes bytes to `path` through a temporary file and a rename, so readers never see half a file. */
+/**
+ * Writes bytes to `path` through a temporary file and a rename, so readers never see half a file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeFileAtomic } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/a.txt`, new TextEncoder().encode("hello"));
+ * assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "hello");
+ * [...Deno.readDirSync(dir)].map((e) => e.name); // ["a.txt"] (no temporary file left)
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
   try {

@@ -42,7 +42,18 @@ import {
 } from "./pickle.ts";
 import { looksLikeZip, readZip, ZipError } from "./zip.ts";
 
-/** Raised for an unreadable, malformed or refused checkpoint; the message names the file. */
+/**
+ * Raised for an unreadable, malformed or refused checkpoint; the message names the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTorchCheckpoint, PtFormatError } from "./torch_pt.ts";
+ * const bytes = new TextEncoder().encode("hello");
+ * assert.throws(() => parseTorchCheckpoint(bytes, { source: "x.pt" }), PtFormatError);
+ * // PtFormatError: x.pt: not a PyTorch checkpoint (not a zip archive, 5 bytes)
+ * ```
+ */
 export class PtFormatError extends Error {
   override name = "PtFormatError";
 }
@@ -68,7 +79,18 @@ function view<T>(
 
 const widen = (a: ArrayLike<number>): Int32Array => Int32Array.from(a);
 
-/** The storage classes a checkpoint may name, with their host dtype and element size. */
+/**
+ * The storage classes a checkpoint may name, with their host dtype and element size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TORCH_STORAGES } from "./torch_pt.ts";
+ * TORCH_STORAGES.HalfStorage.dtype; // "float32" (half floats widen exactly)
+ * const raw = new Uint8Array([0x00, 0x3c, 0x00, 0xc0]); // float16 1 and -2, little-endian
+ * assert.deepEqual(TORCH_STORAGES.HalfStorage.decode(raw), new Float32Array([1, -2]));
+ * ```
+ */
 export const TORCH_STORAGES: Readonly<Record<string, StorageKind>> = {
   FloatStorage: { dtype: "float32", bytes: 4, decode: (r) => view(Float32Array, r) },
   HalfStorage: { dtype: "float32", bytes: 2, decode: (r) => f16ToF32(view(Uint16Array, r)) },
@@ -138,7 +160,18 @@ function rebuildTensor(args: unknown[]): PendingTensor {
   );
 }
 
-/** The torch globals a checkpoint may name, each interpreted by our code. */
+/**
+ * The torch globals a checkpoint may name, each interpreted by our code.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TORCH_GLOBALS } from "./torch_pt.ts";
+ * assert.equal(TORCH_GLOBALS["torch.device"].reduce!(["cuda", 0]), "cuda:0");
+ * TORCH_GLOBALS["torch.float16"].value; // "torch.float16"
+ * "torch.load" in TORCH_GLOBALS; // false: anything not listed is refused
+ * ```
+ */
 export const TORCH_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
   "torch._utils._rebuild_tensor_v2": { reduce: rebuildTensor },
   "torch._utils._rebuild_tensor": { reduce: rebuildTensor },
@@ -307,9 +340,22 @@ function archivePrefix(files: Map<string, Uint8Array>, source: string): string {
  * Parses checkpoint bytes (a `torch.save` zip) into plain values with host tensors.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTorchCheckpoint } from "./torch_pt.ts";
- * const obj = parseTorchCheckpoint(await Deno.readFile("model.pt"), { source: "model.pt" });
+ * import { zipSync } from "fflate";
+ * // torch.save({"w": torch.tensor([1.0, 2.0])}) made by hand: the pickle (protocol 2, as
+ * // pickletools.optimize leaves it) and the storage's raw float32 bytes
+ * const pkl = "\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00" +
+ *   "storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x02tQ" +
+ *   "K\x00K\x02\x85K\x01\x85\x89)tRs.";
+ * const bytes = zipSync({
+ *   "archive/data.pkl": Uint8Array.from(pkl, (c) => c.charCodeAt(0)),
+ *   "archive/data/0": new Uint8Array(new Float32Array([1, 2]).buffer),
+ * });
+ * const obj = parseTorchCheckpoint(bytes, { source: "w.pt" }) as Map<string, unknown>;
+ * obj.get("w"); // { dtype: "float32", shape: [2], data: Float32Array [1, 2] }
+ * assert.deepEqual(obj.get("w"), { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) });
  * ```
  */
 export function parseTorchCheckpoint(
@@ -401,6 +447,29 @@ export function parseTorchCheckpoint(
  * `{ __class__, ...fields }`.
  *
  * @example
+ * ```ts
+ * import { readTorchCheckpoint } from "./torch_pt.ts";
+ * import { zipSync } from "fflate";
+ * // torch.save({"w": torch.tensor([1.0, 2.0])}) made by hand: the pickle (protocol 2, as
+ * // pickletools.optimize leaves it) and the storage's raw float32 bytes
+ * const pkl = "\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00" +
+ *   "storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x02tQ" +
+ *   "K\x00K\x02\x85K\x01\x85\x89)tRs.";
+ * const bytes = zipSync({
+ *   "archive/data.pkl": Uint8Array.from(pkl, (c) => c.charCodeAt(0)),
+ *   "archive/data/0": new Uint8Array(new Float32Array([1, 2]).buffer),
+ * });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/w.pt`, bytes);
+ * const ckpt = await readTorchCheckpoint(`${dir}/w.pt`) as Map<string, unknown>;
+ * ckpt.get("w"); // { dtype: "float32", shape: [2], data: Float32Array [1, 2] }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @example
+ * A GPT-2 small transcoder checkpoint reads the same way (not run here: those files, hundreds
+ * of MB each, are not part of the repository):
+ *
  * ```ts ignore
  * import { readTorchCheckpoint } from "./torch_pt.ts";
  * const ckpt = await readTorchCheckpoint("final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576.pt", {

@@ -6,12 +6,33 @@
  */
 import { unzipSync } from "fflate";
 
-/** Raised for a file that is not a readable zip archive; the message names the file. */
+/**
+ * Raised for a file that is not a readable zip archive; the message names the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readZip, ZipError } from "./zip.ts";
+ * assert.throws(() => readZip(new Uint8Array([1, 2, 3, 4]), "x.zip"), ZipError);
+ * // ZipError: x.zip: not a zip archive (it does not start with "PK\x03\x04")
+ * ```
+ */
 export class ZipError extends Error {
   override name = "ZipError";
 }
 
-/** The local-file-header signature every zip archive starts with (`PK\x03\x04`). */
+/**
+ * The local-file-header signature every zip archive starts with (`PK\x03\x04`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { zipSync } from "fflate";
+ * import { ZIP_MAGIC } from "./zip.ts";
+ * const bytes = zipSync({ "a.txt": new Uint8Array([1]) });
+ * assert.deepEqual([...bytes.subarray(0, 4)], ZIP_MAGIC); // "PK\x03\x04"
+ * ```
+ */
 export const ZIP_MAGIC: readonly number[] = [0x50, 0x4b, 0x03, 0x04];
 
 /**

@@ -28,7 +28,31 @@ import { type Graph, GraphBuildError } from "./builder.ts";
 import { isFloat, type Node, type Value } from "./ir.ts";
 import { shapeStr } from "../tensor/tensor.ts";
 
-/** The gradient of `y` (shape `gy.shape`) with respect to an operand of shape `shape`. */
+/**
+ * The gradient of `y` (shape `gy.shape`) with respect to an operand of shape `shape`: sums
+ * `gy` over the axes that broadcasting added or stretched.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "./builder.ts";
+ * import { unbroadcast } from "./autodiff.ts";
+ * import { Runtime } from "./session.ts";
+ * const g = new Graph();
+ * const gy = g.input("gy", "float32", [2, 3]);
+ * const rows = unbroadcast(g, gy, [1, 3]); // summed over axis 0, kept
+ * const flat = unbroadcast(g, gy, [3]); // summed over axis 0, dropped
+ * rows.shape; // [1, 3]
+ * assert.deepEqual(flat.shape, [3]);
+ * g.output("rows", rows);
+ * const compiled = await new Runtime().compile(g);
+ * const out = await compiled.run({
+ *   gy: { dtype: "float32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },
+ * });
+ * out.rows.data; // Float32Array [5, 7, 9]
+ * assert.deepEqual(out.rows.data, new Float32Array([5, 7, 9]));
+ * ```
+ */
 export function unbroadcast(g: Graph, gy: Value, shape: readonly number[]): Value {
   if (gy.shape.length === shape.length && gy.shape.every((d, i) => d === shape[i])) return gy;
   const lead = gy.shape.length - shape.length;
@@ -300,7 +324,18 @@ function expandReduced(g: Graph, n: Node, gy: Value): Value {
   return g.expand(g.reshape(gy, keptShape(n)), n.inputs[0].shape);
 }
 
-/** The names of the operators that have a VJP rule. */
+/**
+ * The names of the operators that have a VJP rule.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DIFFERENTIABLE_OPS } from "./autodiff.ts";
+ * DIFFERENTIABLE_OPS.includes("MatMul"); // true
+ * assert.ok(DIFFERENTIABLE_OPS.includes("Gelu"));
+ * assert.ok(!DIFFERENTIABLE_OPS.includes("TopK")); // no gradient flows through TopK
+ * ```
+ */
 export const DIFFERENTIABLE_OPS: readonly string[] = Object.keys(rules);
 
 /**
@@ -308,6 +343,29 @@ export const DIFFERENTIABLE_OPS: readonly string[] = Object.keys(rules);
  * the loss does not depend on gets a zero gradient). Returns them in the order of `wrt`.
  * `seed` replaces the implicit 1 as the loss gradient (for a non-scalar "loss", a vector-Jacobian
  * product with that seed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "./builder.ts";
+ * import { gradients } from "./autodiff.ts";
+ * import { Runtime } from "./session.ts";
+ * const g = new Graph();
+ * const w = g.input("w", "float32", [3]);
+ * const b = g.input("b", "float32", [3]);
+ * const loss = g.reduceSum(g.mul(w, w)); // sum w^2, independent of b
+ * const [dw, db] = gradients(g, loss, [w, b]);
+ * g.output("dw", dw);
+ * g.output("db", db);
+ * const compiled = await new Runtime().compile(g);
+ * const out = await compiled.run({
+ *   w: { dtype: "float32", shape: [3], data: new Float32Array([1, 2, 3]) },
+ *   b: { dtype: "float32", shape: [3], data: new Float32Array([7, 7, 7]) },
+ * });
+ * out.dw.data; // Float32Array [2, 4, 6]: 2 w
+ * assert.deepEqual(out.dw.data, new Float32Array([2, 4, 6]));
+ * assert.deepEqual(out.db.data, new Float32Array([0, 0, 0]));
+ * ```
  */
 export function gradients(g: Graph, loss: Value, wrt: readonly Value[], seed?: Value): Value[] {
   if (!seed && loss.shape.length !== 0 && loss.shape.some((d) => d !== 1)) {

@@ -24,12 +24,38 @@ export interface ConstantData {
   readonly data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
 }
 
-/** Error raised while building a graph (bad shapes, axes or types), naming the operator. */
+/**
+ * Error raised while building a graph (bad shapes, axes or types), naming the operator.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph, GraphBuildError } from "./builder.ts";
+ * const g = new Graph();
+ * const a = g.input("a", "float32", [2]), b = g.input("b", "float32", [3]);
+ * assert.throws(() => g.add(a, b), {
+ *   name: "GraphBuildError",
+ *   message: "Add: shapes [2] and [3] do not broadcast",
+ * });
+ * assert.throws(() => g.add(a, b), GraphBuildError);
+ * ```
+ */
 export class GraphBuildError extends Error {
   override name = "GraphBuildError";
 }
 
-/** Numpy-style broadcast of two shapes, or undefined when they do not broadcast. */
+/**
+ * Numpy-style broadcast of two shapes, or undefined when they do not broadcast.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { broadcastShapes } from "./builder.ts";
+ * broadcastShapes([2, 1, 3], [4, 1]); // [2, 4, 3]
+ * assert.deepEqual(broadcastShapes([2, 1, 3], [4, 1]), [2, 4, 3]);
+ * assert.equal(broadcastShapes([2], [3]), undefined);
+ * ```
+ */
 export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | undefined {
   const r = Math.max(a.length, b.length);
   const out = new Array<number>(r);
@@ -49,7 +75,29 @@ function normAxis(axis: number, rank: number, op: string): number {
   return a;
 }
 
-/** A graph under construction: inputs, constants, nodes and named outputs. */
+/**
+ * A graph under construction: inputs, constants, nodes and named outputs. Every value has a
+ * static shape, inferred as it is built.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "./builder.ts";
+ * import { Runtime } from "./session.ts";
+ * const g = new Graph();
+ * const x = g.input("x", "float32", [2, 3]);
+ * const y = g.reduceSum(g.mul(x, g.scalar(2)), [1]); // 2 x, summed over axis 1
+ * y.shape; // [2]
+ * g.output("y", y);
+ * assert.deepEqual(g.nodes.map((n) => n.op), ["Mul", "ReduceSum"]);
+ * const compiled = await new Runtime().compile(g);
+ * const out = await compiled.run({
+ *   x: { dtype: "float32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },
+ * });
+ * out.y.data; // Float32Array [12, 30]
+ * assert.deepEqual(out.y.data, new Float32Array([12, 30]));
+ * ```
+ */
 export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs: { name: string; value: Value }[] = [];

@@ -20,12 +20,46 @@ export interface PatchSpec {
   shape: readonly number[];
 }
 
-/** The graph input name that carries the patch for a hook. */
+/**
+ * The graph input name that carries the patch for a hook.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { patchInputName } from "./hooks.ts";
+ * patchInputName("blocks.0.hook_mlp_out"); // "patch:blocks.0.hook_mlp_out"
+ * assert.equal(patchInputName("hook_embed"), "patch:hook_embed");
+ * ```
+ */
 export function patchInputName(hook: string): string {
   return `patch:${hook}`;
 }
 
-/** Records every hook point of a graph being built and applies the requested reads and patches. */
+/**
+ * Records every hook point of a graph being built and applies the requested reads and patches.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "./builder.ts";
+ * import { HookPoints, patchInputName } from "./hooks.ts";
+ * import { Runtime } from "./session.ts";
+ * const g = new Graph();
+ * // Read hook "h" and add a patch of shape [1] (broadcast) to it.
+ * const hooks = new HookPoints(g, ["h"], new Map([["h", { mode: "add" as const, shape: [1] }]]));
+ * const x = g.input("x", "float32", [2]);
+ * const h = hooks.hook("h", g.relu(x)); // relu(x) + patch
+ * g.output("y", g.mul(h, g.scalar(2)));
+ * const compiled = await new Runtime().compile(g);
+ * const out = await compiled.run({
+ *   x: { dtype: "float32", shape: [2], data: new Float32Array([-1, 2]) },
+ *   [patchInputName("h")]: { dtype: "float32", shape: [1], data: new Float32Array([10]) },
+ * });
+ * out.h.data; // Float32Array [10, 12]: the patched hook value
+ * assert.deepEqual(out.h.data, new Float32Array([10, 12]));
+ * assert.deepEqual(out.y.data, new Float32Array([20, 24]));
+ * ```
+ */
 export class HookPoints {
   /** Every hook created, in execution order, with its (possibly patched) value. */
   readonly values: Map<string, Value> = new Map();

@@ -31,7 +31,17 @@ export interface Node {
   readonly attrs: Readonly<Record<string, AttrValue>>;
 }
 
-/** Bytes per element of each element type. */
+/**
+ * Bytes per element of each element type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesPerElement } from "./ir.ts";
+ * bytesPerElement.float16; // 2
+ * assert.equal(bytesPerElement.int64 * 3, 24); // bytes of an int64 [3] tensor
+ * ```
+ */
 export const bytesPerElement: Record<ElemType, number> = {
   float32: 4,
   float16: 2,
@@ -40,7 +50,18 @@ export const bytesPerElement: Record<ElemType, number> = {
   bool: 1,
 };
 
-/** Whether an element type is a floating-point type. */
+/**
+ * Whether an element type is a floating-point type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isFloat } from "./ir.ts";
+ * isFloat("float16"); // true
+ * assert.equal(isFloat("float32"), true);
+ * assert.equal(isFloat("int64"), false);
+ * ```
+ */
 export function isFloat(t: ElemType): boolean {
   return t === "float32" || t === "float16";
 }

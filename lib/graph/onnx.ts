@@ -13,7 +13,17 @@ import type { ConstantData, Graph } from "./builder.ts";
 
 const { onnx } = onnxProto;
 
-/** The ONNX operator set the compiler targets (Gelu with approximate="tanh" needs 20). */
+/**
+ * The ONNX operator set the compiler targets (Gelu with approximate="tanh" needs 20).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OPSET } from "./onnx.ts";
+ * OPSET; // 20
+ * assert.ok(OPSET >= 20);
+ * ```
+ */
 export const OPSET = 20;
 
 const elemTypeCode: Record<ElemType, number> = {

@@ -15,10 +15,29 @@ import { toOnnx } from "./onnx.ts";
 /** Execution providers a runtime can use. */
 export type Provider = "cpu" | "cuda" | "webgpu";
 
-/** The providers this library knows, for validation and messages. */
+/**
+ * The providers this library knows, for validation and messages.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PROVIDERS } from "./session.ts";
+ * PROVIDERS; // ["cpu", "cuda", "webgpu"]
+ * assert.ok(PROVIDERS.includes("cpu"));
+ * ```
+ */
 export const PROVIDERS: readonly Provider[] = ["cpu", "cuda", "webgpu"];
 
-/** Raised when an execution provider cannot be used on this machine. */
+/**
+ * Raised when an execution provider cannot be used on this machine (or is unknown).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Provider, ProviderUnavailableError, Runtime } from "./session.ts";
+ * assert.throws(() => new Runtime({ provider: "tpu" as Provider }), ProviderUnavailableError);
+ * ```
+ */
 export class ProviderUnavailableError extends Error {
   override name = "ProviderUnavailableError";
 }
@@ -59,20 +78,70 @@ const toOrtType: Record<DType, ort.Tensor.Type> = {
   bool: "bool",
 };
 
-/** Wraps a host tensor for onnxruntime (no copy). */
+/**
+ * Wraps a host tensor for onnxruntime (no copy).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toOrt } from "./session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * const t = tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
+ * const o = toOrt(t);
+ * o.dims; // [2, 2]
+ * assert.equal(o.type, "float32");
+ * assert.equal(o.data, t.data); // the same buffer
+ * ```
+ */
 export function toOrt(t: Tensor): ort.Tensor {
   // deno-lint-ignore no-explicit-any
   return new ort.Tensor(toOrtType[t.dtype], t.data as any, [...t.shape]);
 }
 
-/** Converts an onnxruntime tensor to a host tensor (shares the buffer onnxruntime returned). */
+/**
+ * Converts an onnxruntime tensor to a host tensor (shares the buffer onnxruntime returned).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromOrt, toOrt } from "./session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * const t = fromOrt(toOrt(tensor(new Int32Array([1, 2, 3]), [3])));
+ * t.dtype; // "int32"
+ * assert.deepEqual(t.shape, [3]);
+ * assert.deepEqual(t.data, new Int32Array([1, 2, 3]));
+ * ```
+ */
 export function fromOrt(t: ort.Tensor): Tensor {
   const dtype = t.type as DType;
   if (!(dtype in toOrtType)) throw new TypeError(`unsupported output type ${t.type}`);
   return { dtype, shape: [...t.dims], data: t.data as Tensor["data"] };
 }
 
-/** A graph compiled into an onnxruntime session, with its declared inputs and outputs. */
+/**
+ * A graph compiled into an onnxruntime session, with its declared inputs and outputs
+ * (made by `Runtime.compile`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "./builder.ts";
+ * import { Runtime } from "./session.ts";
+ * const g = new Graph();
+ * const x = g.input("x", "float32", [3]);
+ * g.output("double", g.add(x, x));
+ * g.output("square", g.mul(x, x));
+ * const compiled = await new Runtime().compile(g);
+ * compiled.outputNames; // ["double", "square"]
+ * assert.deepEqual(compiled.inputs.get("x")?.shape, [3]);
+ * const x0 = { dtype: "float32" as const, shape: [3], data: new Float32Array([1, 2, 3]) };
+ * const out = await compiled.run({ x: x0 }, ["square"]); // only the outputs asked for
+ * assert.deepEqual(Object.keys(out), ["square"]);
+ * assert.deepEqual(out.square.data, new Float32Array([1, 4, 9]));
+ * await assert.rejects(compiled.run({}), RangeError); // missing graph input "x" [3]
+ * await compiled.release();
+ * ```
+ */
 export class CompiledGraph {
   readonly inputs: ReadonlyMap<string, { dtype: ElemType; shape: readonly number[] }>;
   readonly outputNames: readonly string[];

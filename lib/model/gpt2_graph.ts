@@ -12,7 +12,27 @@ import type { HookPoints } from "../graph/hooks.ts";
 import type { GPT2Config } from "./config.ts";
 import { expectedShapes } from "./weights.ts";
 
-/** Declares weight inputs on first use. */
+/**
+ * Declares weight inputs on first use.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { gpt2Config } from "./config.ts";
+ * import { gpt2ParamShapes, WeightInputs } from "./gpt2_graph.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const g = new Graph();
+ * const w = new WeightInputs(g, gpt2ParamShapes(cfg, true));
+ * const WE = w.get("embed.W_E"); // declares graph input "embed.W_E" [10, 8]
+ * WE.shape; // [10, 8]
+ * assert.equal(w.get("embed.W_E"), WE); // declared once
+ * assert.deepEqual(w.used(), ["embed.W_E"]);
+ * assert.deepEqual(g.inputs.map((i) => i.name), ["embed.W_E"]);
+ * assert.ok(w.has("ln_final.w"));
+ * assert.throws(() => w.get("embed.W_X"), RangeError);
+ * ```
+ */
 export class WeightInputs {
   readonly #g: Graph;
   readonly #shapes: Map<string, number[]>;
@@ -84,7 +104,20 @@ export interface Gpt2GraphOptions {
   mlpReplacements?: ReadonlyMap<number, MlpReplacement>;
 }
 
-/** Shapes of every parameter the graph may declare (LayerNorm weights only when not folded). */
+/**
+ * Shapes of every parameter the graph may declare (LayerNorm weights only when not folded).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { gpt2ParamShapes } from "./gpt2_graph.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * gpt2ParamShapes(cfg, true).get("blocks.0.attn.W_O"); // [2, 4, 8]
+ * assert.equal(gpt2ParamShapes(cfg, true).size, 22);
+ * assert.equal(gpt2ParamShapes(cfg, false).has("blocks.0.ln1.w"), false); // folded away
+ * ```
+ */
 export function gpt2ParamShapes(cfg: GPT2Config, withLn: boolean): Map<string, number[]> {
   return expectedShapes(cfg, withLn);
 }
@@ -182,6 +215,41 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
  * Builds the forward pass up to the final LayerNorm and returns the residual stream at the end
  * (`[b, p, d]`: after ln_final when all blocks run, else the input of block stopAtLayer) and,
  * when all blocks run, the logits `[b, p, d_vocab]` as a lazily built value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { HookPoints } from "../graph/hooks.ts";
+ * import { Runtime } from "../graph/session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { gpt2Config } from "./config.ts";
+ * import { gpt2Forward, gpt2ParamShapes, WeightInputs } from "./gpt2_graph.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const g = new Graph();
+ * const tokens = g.input("tokens", "int32", [1, 3]);
+ * const hooks = new HookPoints(g, ["blocks.0.hook_mlp_out"]); // read one hook
+ * const weights = new WeightInputs(g, gpt2ParamShapes(cfg, true));
+ * const { logits } = gpt2Forward(g, cfg, { tokens, hooks, weights });
+ * g.output("logits", logits!());
+ * const sd = randomStateDict(cfg, 0);
+ * const feeds = Object.fromEntries(weights.used().map((n) => [n, sd.get(n)!]));
+ * const compiled = await new Runtime().compile(g);
+ * const out = await compiled.run({ ...feeds, tokens: tensor(new Int32Array([1, 2, 3]), [1, 3]) });
+ * out.logits.shape; // [1, 3, 10]
+ * assert.deepEqual(out["blocks.0.hook_mlp_out"].shape, [1, 3, 8]);
+ * // Stopping early gives the residual stream before block 1, and no logits.
+ * const g2 = new Graph();
+ * const early = gpt2Forward(g2, cfg, {
+ *   tokens: g2.input("tokens", "int32", [1, 3]),
+ *   hooks: new HookPoints(g2),
+ *   weights: new WeightInputs(g2, gpt2ParamShapes(cfg, true)),
+ *   stopAtLayer: 1,
+ * });
+ * assert.deepEqual(early.resid.shape, [1, 3, 8]);
+ * assert.equal(early.logits, undefined);
+ * ```
  */
 export function gpt2Forward(
   g: Graph,
@@ -208,6 +276,28 @@ export function gpt2Forward(
 /**
  * Mean next-token cross-entropy from logits `[b, p, V]` and tokens `[b, p]`:
  * returns the per-token loss `[b, p-1]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { Runtime } from "../graph/session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { nextTokenLoss } from "./gpt2_graph.ts";
+ * const g = new Graph();
+ * const logits = g.input("logits", "float32", [1, 3, 4]); // [b, p, V]
+ * const tokens = g.input("tokens", "int32", [1, 3]);
+ * const loss = nextTokenLoss(g, logits, tokens);
+ * loss.shape; // [1, 2]: positions 0 and 1 predict tokens 1 and 2
+ * g.output("loss", loss);
+ * const compiled = await new Runtime().compile(g);
+ * const out = await compiled.run({
+ *   logits: tensor(new Float32Array(12), [1, 3, 4]), // uniform over 4 tokens
+ *   tokens: tensor(new Int32Array([0, 1, 2]), [1, 3]),
+ * });
+ * out.loss.data; // Float32Array [1.386..., 1.386...]: ln 4 each
+ * for (const x of out.loss.data as Float32Array) assert.ok(Math.abs(x - Math.log(4)) < 1e-6);
+ * ```
  */
 export function nextTokenLoss(g: Graph, logits: Value, tokens: Value): Value {
   const p = logits.shape[1];

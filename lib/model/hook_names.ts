@@ -6,7 +6,18 @@
 import { nearestNames } from "../graph/hooks.ts";
 import type { GPT2Config } from "./config.ts";
 
-/** Hook names inside each block, relative to `blocks.{l}.`, in execution order. */
+/**
+ * Hook names inside each block, relative to `blocks.{l}.`, in execution order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BLOCK_HOOKS } from "./hook_names.ts";
+ * BLOCK_HOOKS.length; // 17
+ * assert.equal(BLOCK_HOOKS[0], "hook_resid_pre");
+ * assert.equal(BLOCK_HOOKS.at(-1), "hook_resid_post");
+ * ```
+ */
 export const BLOCK_HOOKS = [
   "hook_resid_pre",
   "ln1.hook_scale",
@@ -27,7 +38,18 @@ export const BLOCK_HOOKS = [
   "hook_resid_post",
 ] as const;
 
-/** Raised for a hook name the model does not have; lists the nearest valid names. */
+/**
+ * Raised for a hook name the model does not have; lists the nearest valid names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkHookName, UnknownHookError } from "./hook_names.ts";
+ * const valid = new Set(["hook_embed"]);
+ * assert.throws(() => checkHookName("hook_embd", valid), UnknownHookError);
+ * assert.throws(() => checkHookName("hook_embd", valid), RangeError); // a subclass
+ * ```
+ */
 export class UnknownHookError extends RangeError {
   override name = "UnknownHookError";
 }
@@ -51,7 +73,18 @@ export function hookNames(cfg: Pick<GPT2Config, "n_layers">): string[] {
   return names;
 }
 
-/** The layer of a `blocks.{l}.` hook name, or undefined for hooks outside the blocks. */
+/**
+ * The layer of a `blocks.{l}.` hook name, or undefined for hooks outside the blocks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hookLayer } from "./hook_names.ts";
+ * hookLayer("blocks.3.hook_mlp_out"); // 3
+ * assert.equal(hookLayer("blocks.11.attn.hook_pattern"), 11);
+ * assert.equal(hookLayer("hook_embed"), undefined);
+ * ```
+ */
 export function hookLayer(name: string): number | undefined {
   const m = /^blocks\.(\d+)\./.exec(name);
   return m ? Number(m[1]) : undefined;
@@ -91,7 +124,22 @@ export function hookShape(cfg: GPT2Config, name: string, batch: number, pos: num
   }
 }
 
-/** Throws an UnknownHookError unless `name` is in `valid`, suggesting the nearest names. */
+/**
+ * Throws an UnknownHookError unless `name` is in `valid`, suggesting the nearest names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkHookName, hookNames } from "./hook_names.ts";
+ * import { gpt2Config } from "./config.ts";
+ * const valid = new Set(hookNames(gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2 })));
+ * checkHookName("blocks.1.hook_mlp_out", valid); // passes
+ * assert.throws(() => checkHookName("blocks.1.hook_mlp_ot", valid), {
+ *   name: "UnknownHookError",
+ *   message: /unknown hook "blocks.1.hook_mlp_ot"; nearest valid names: "blocks.1.hook_mlp_out"/,
+ * });
+ * ```
+ */
 export function checkHookName(name: string, valid: ReadonlySet<string>): void {
   if (valid.has(name)) return;
   const near = nearestNames(name, valid, 3).map((n) => `"${n}"`).join(", ");

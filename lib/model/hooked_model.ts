@@ -155,12 +155,15 @@ const EXTENSION_PREFIX = "extension:";
  * A hooked GPT-2 model.
  *
  * @example
- * ```ts ignore
- * import { loadModel } from "../../mod.ts";
- * const model = await loadModel("weights/tiny");
- * const tokens = model.toTokens("Hello world");                  // Int32Array, BOS first
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * const { model } = await loadPretrained("tiny"); // the committed 4-layer model, d_model 96
+ * const tokens = model.toTokens("Hello world"); // Int32Array [50256, 15496, 995], BOS first
  * const { logits, cache } = await model.runWithCache(tokens, { names: ["blocks.0.hook_mlp_out"] });
- * cache.get("blocks.0.hook_mlp_out").shape;                      // [1, 3, d_model]
+ * cache.get("blocks.0.hook_mlp_out").shape; // [1, 3, 96]: [batch, pos, d_model]
+ * assert.deepEqual(cache.get("blocks.0.hook_mlp_out").shape, [1, 3, 96]);
+ * assert.deepEqual(logits?.shape, [1, 3, 50257]);
  * ```
  */
 export class HookedModel {

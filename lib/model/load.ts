@@ -27,7 +27,27 @@ export interface LoadModelOptions extends RuntimeOptions {
   processing?: Partial<Processing> | false;
 }
 
-/** Reads a folder's `config.json` as a GPT-2 config. */
+/**
+ * Reads a folder's `config.json` as a GPT-2 config.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { ConfigError, configToHf, gpt2Config } from "./config.ts";
+ * import { readHfConfig } from "./load.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await assert.rejects(readHfConfig(dir), ConfigError); // no config.json yet
+ *   const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 4, n_ctx: 32 });
+ *   await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(configToHf(cfg)));
+ *   (await readHfConfig(dir)).d_mlp; // 64
+ *   assert.deepEqual(await readHfConfig(dir), cfg);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export async function readHfConfig(dir: string): Promise<GPT2Config> {
   const path = join(dir, "config.json");
   let text: string;
@@ -53,6 +73,24 @@ export async function readHfConfig(dir: string): Promise<GPT2Config> {
 /**
  * Builds a hooked model from an unprocessed TransformerLens state dict (consumed: processing
  * works in place).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { modelFromStateDict } from "./load.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * model.processing.fold_ln; // true: TransformerLens's processing is on by default
+ * assert.equal(model.weights.has("blocks.0.ln1.w"), false); // folded
+ * const tokens = [1, 2, 3, 4];
+ * const loss = await model.loss(tokens); // about ln 10 = 2.30 for small random weights
+ * assert.ok(Math.abs(loss - Math.log(10)) < 0.1);
+ * // Processing leaves the loss unchanged.
+ * const raw = modelFromStateDict(cfg, randomStateDict(cfg, 0), { processing: false });
+ * assert.ok(Math.abs((await raw.loss(tokens)) - loss) < 1e-5);
+ * ```
  */
 export function modelFromStateDict(
   cfg: GPT2Config,
@@ -70,10 +108,14 @@ export function modelFromStateDict(
  * Loads a model from a Hugging Face GPT-2-layout folder.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadModel } from "./load.ts";
- * const model = await loadModel("weights/tiny", { provider: "cpu" });
- * await model.loss(model.toTokens("The cat sat on the mat."));
+ * import { resolveModelDir } from "../weights/pretrained.ts";
+ * const model = await loadModel(resolveModelDir("tiny"), { provider: "cpu" }); // weights/tiny
+ * model.cfg.n_layers; // 4
+ * const loss = await model.loss(model.toTokens("The cat sat on the mat.")); // about 7.4 nats
+ * assert.ok(loss > 0 && loss < Math.log(model.cfg.d_vocab)); // better than uniform
  * ```
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<HookedModel> {

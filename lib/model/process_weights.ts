@@ -76,7 +76,29 @@ function foldInto(
   }
 }
 
-/** fold_ln (with centring of the reading weights, as TransformerLens does by default). */
+/**
+ * fold_ln (with centring of the reading weights, as TransformerLens does by default).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { foldLayerNorm } from "./process_weights.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * sd.get("blocks.0.ln2.b")!.data.fill(1);
+ * const Win = sd.get("blocks.0.mlp.W_in")!; // [d_model, d_mlp] = [8, 32]
+ * let col0 = 0;
+ * for (let d = 0; d < 8; d++) col0 += Win.data[d * 32];
+ * foldLayerNorm(sd, cfg);
+ * sd.has("blocks.0.ln2.b"); // false: LayerNorms are now centre-and-scale only
+ * assert.ok(Math.abs(sd.get("blocks.0.mlp.b_in")!.data[0] - col0) < 1e-6); // b_in += ln2.b W_in
+ * let centred = 0;
+ * for (let d = 0; d < 8; d++) centred += Win.data[d * 32];
+ * assert.ok(Math.abs(centred) < 1e-6); // W_in is mean-free over d_model
+ * ```
+ */
 export function foldLayerNorm(sd: StateDict, cfg: GPT2Config): void {
   for (let l = 0; l < cfg.n_layers; l++) {
     const p = `blocks.${l}`;
@@ -99,7 +121,24 @@ export function foldLayerNorm(sd: StateDict, cfg: GPT2Config): void {
   sd.delete("ln_final.b");
 }
 
-/** center_writing_weights: mean-free over d_model for everything that writes the residual stream. */
+/**
+ * center_writing_weights: mean-free over d_model for everything that writes the residual stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mean } from "../tensor/ops.ts";
+ * import { gpt2Config } from "./config.ts";
+ * import { centerWritingWeights } from "./process_weights.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * centerWritingWeights(sd, cfg);
+ * const WE = sd.get("embed.W_E")!; // [d_vocab, d_model]
+ * mean(WE.data.subarray(0, 8)); // about 0: token 0's embedding is mean-free
+ * assert.ok(Math.abs(mean(WE.data.subarray(0, 8))) < 1e-7);
+ * ```
+ */
 export function centerWritingWeights(sd: StateDict, cfg: GPT2Config): void {
   centerAxis(need(sd, "embed.W_E"), 1);
   centerAxis(need(sd, "pos_embed.W_pos"), 1);
@@ -112,13 +151,52 @@ export function centerWritingWeights(sd: StateDict, cfg: GPT2Config): void {
   }
 }
 
-/** center_unembed: W_U and b_U mean-free over the vocabulary. */
+/**
+ * center_unembed: W_U and b_U mean-free over the vocabulary.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mean } from "../tensor/ops.ts";
+ * import { gpt2Config } from "./config.ts";
+ * import { centerUnembed } from "./process_weights.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * sd.get("unembed.b_U")!.data.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+ * centerUnembed(sd);
+ * sd.get("unembed.b_U")!.data[0]; // -4.5 (1 minus the mean 5.5)
+ * assert.equal(sd.get("unembed.b_U")!.data[0], -4.5);
+ * const WU = sd.get("unembed.W_U")!; // [d_model, d_vocab]
+ * assert.ok(Math.abs(mean(WU.data.subarray(0, 10))) < 1e-7); // row 0 is mean-free
+ * ```
+ */
 export function centerUnembed(sd: StateDict): void {
   centerAxis(need(sd, "unembed.W_U"), 1);
   centerAxis(need(sd, "unembed.b_U"), 0);
 }
 
-/** fold_value_biases: `b_O += sum_h b_V[h] W_O[h]`, then `b_V = 0`. */
+/**
+ * fold_value_biases: `b_O += sum_h b_V[h] W_O[h]`, then `b_V = 0`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { foldValueBiases } from "./process_weights.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * sd.get("blocks.0.attn.b_V")!.data.fill(1); // [n_heads, d_head] = [2, 4]
+ * const WO = sd.get("blocks.0.attn.W_O")!; // [2, 4, 8], rows of d_model = 8
+ * let expected = 0;
+ * for (let i = 0; i < 2 * 4; i++) expected += WO.data[i * 8]; // sum of W_O[:, :, 0]
+ * foldValueBiases(sd, cfg);
+ * sd.get("blocks.0.attn.b_V")!.data; // Float32Array [0, 0, 0, 0, 0, 0, 0, 0]
+ * assert.ok(sd.get("blocks.0.attn.b_V")!.data.every((x) => x === 0));
+ * assert.ok(Math.abs(sd.get("blocks.0.attn.b_O")!.data[0] - expected) < 1e-6);
+ * ```
+ */
 export function foldValueBiases(sd: StateDict, cfg: GPT2Config): void {
   const { n_heads: h, d_head: dh, d_model: d } = cfg;
   for (let l = 0; l < cfg.n_layers; l++) {
@@ -141,9 +219,22 @@ export function foldValueBiases(sd: StateDict, cfg: GPT2Config): void {
  * Options default to all on (`from_pretrained`); `fold_ln: false` keeps LayerNorm weights.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
  * import { processWeights } from "./process_weights.ts";
- * processWeights(stateDict, cfg, { center_unembed: false });
+ * import { randomStateDict } from "./random_weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const stateDict = randomStateDict(cfg, 0);
+ * const applied = processWeights(stateDict, cfg, { center_unembed: false });
+ * applied.center_unembed; // false; the other three steps ran
+ * assert.deepEqual(applied, {
+ *   fold_ln: true,
+ *   center_writing_weights: true,
+ *   center_unembed: false,
+ *   fold_value_biases: true,
+ * });
+ * assert.equal(stateDict.has("ln_final.w"), false);
  * ```
  */
 export function processWeights(

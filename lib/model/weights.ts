@@ -18,7 +18,21 @@ import type { GPT2Config } from "./config.ts";
 /** A state dict: TransformerLens parameter names to float32 host tensors. */
 export type StateDict = Map<string, Tensor<"float32">>;
 
-/** Raised when weights are missing or have the wrong shape; names the tensor and both shapes. */
+/**
+ * Raised when weights are missing or have the wrong shape; names the tensor and both shapes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * import { validateStateDict, WeightsError } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * sd.delete("unembed.b_U");
+ * assert.throws(() => validateStateDict(sd, cfg, true, "my.safetensors"), WeightsError);
+ * ```
+ */
 export class WeightsError extends Error {
   override name = "WeightsError";
 }
@@ -31,7 +45,23 @@ export interface Processing {
   fold_value_biases: boolean;
 }
 
-/** No processing (the raw Hugging Face weights). */
+/**
+ * No processing (the raw Hugging Face weights).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { modelFromStateDict } from "./load.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * import { NO_PROCESSING } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { processing: false });
+ * model.processing.fold_ln; // false
+ * assert.deepEqual(model.processing, NO_PROCESSING);
+ * assert.ok(model.weights.has("blocks.0.ln1.w")); // LayerNorm weights kept
+ * ```
+ */
 export const NO_PROCESSING: Processing = {
   fold_ln: false,
   center_writing_weights: false,
@@ -39,7 +69,21 @@ export const NO_PROCESSING: Processing = {
   fold_value_biases: false,
 };
 
-/** TransformerLens's `from_pretrained` defaults: every transformation on. */
+/**
+ * TransformerLens's `from_pretrained` defaults: every transformation on.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { processWeights } from "./process_weights.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * import { DEFAULT_PROCESSING } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * DEFAULT_PROCESSING.fold_ln; // true
+ * assert.deepEqual(processWeights(randomStateDict(cfg, 0), cfg), DEFAULT_PROCESSING);
+ * ```
+ */
 export const DEFAULT_PROCESSING: Processing = {
   fold_ln: true,
   center_writing_weights: true,
@@ -50,6 +94,18 @@ export const DEFAULT_PROCESSING: Processing = {
 /**
  * The expected shape of every parameter of a config, in state-dict order.
  * `withLn` says whether LayerNorm weights are present (false after fold_ln).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { expectedShapes } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * expectedShapes(cfg).get("blocks.0.attn.W_Q"); // [2, 8, 4]: [n_heads, d_model, d_head]
+ * assert.deepEqual(expectedShapes(cfg).get("unembed.W_U"), [8, 10]);
+ * assert.equal(expectedShapes(cfg).size, 22);
+ * assert.equal(expectedShapes(cfg, false).size, 16); // without the 6 LayerNorm tensors
+ * ```
  */
 export function expectedShapes(cfg: GPT2Config, withLn = true): Map<string, number[]> {
   const { d_model: d, n_heads: h, d_head: dh, d_mlp: m, d_vocab: v, n_ctx } = cfg;
@@ -86,7 +142,26 @@ export function expectedShapes(cfg: GPT2Config, withLn = true): Map<string, numb
   return s;
 }
 
-/** Checks that a state dict has every parameter of the config with the right shape. */
+/**
+ * Checks that a state dict has every parameter of the config with the right shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { zeros } from "../tensor/tensor.ts";
+ * import { gpt2Config } from "./config.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * import { validateStateDict } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * validateStateDict(sd, cfg, true, "random"); // passes
+ * sd.set("embed.W_E", zeros([10, 7]));
+ * assert.throws(() => validateStateDict(sd, cfg, true, "random"), {
+ *   name: "WeightsError",
+ *   message: 'random: tensor "embed.W_E" has shape [10, 7], expected [10, 8]',
+ * });
+ * ```
+ */
 export function validateStateDict(
   sd: StateDict,
   cfg: GPT2Config,
@@ -127,6 +202,19 @@ function columns(t: Tensor<"float32">, start: number, count: number): Tensor<"fl
  * Converts a Hugging Face GPT-2 state dict (`wte`, `wpe`, `h.{l}.attn.c_attn` in Conv1D layout
  * `[d_model, 3 d_model]`, ..., `ln_f`; with or without the `transformer.` prefix) to
  * TransformerLens names and shapes. Buffers (`attn.bias`, `attn.masked_bias`) are ignored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * import { fromHfStateDict, toHfStateDict } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = randomStateDict(cfg, 0);
+ * const back = fromHfStateDict(toHfStateDict(sd, cfg), cfg);
+ * back.get("blocks.0.attn.W_Q")?.shape; // [2, 8, 4]
+ * for (const [name, t] of sd) assert.deepEqual(back.get(name)?.data, t.data, name);
+ * ```
  */
 export function fromHfStateDict(
   hf: Map<string, Tensor>,
@@ -197,6 +285,19 @@ export function fromHfStateDict(
 /**
  * Converts an unprocessed TransformerLens state dict back to Hugging Face GPT-2 names and
  * Conv1D layout (the unembedding is tied to `wte`, as in GPT-2).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { randomStateDict } from "./random_weights.ts";
+ * import { toHfStateDict } from "./weights.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const hf = toHfStateDict(randomStateDict(cfg, 0), cfg);
+ * hf.get("h.0.attn.c_attn.weight")?.shape; // [8, 24]: Q, K and V side by side
+ * assert.deepEqual(hf.get("h.0.mlp.c_fc.weight")?.shape, [8, 32]);
+ * assert.equal(hf.has("lm_head.weight"), false); // tied to wte
+ * ```
  */
 export function toHfStateDict(sd: StateDict, cfg: GPT2Config): Map<string, Tensor<"float32">> {
   const { d_model: d } = cfg;

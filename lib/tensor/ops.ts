@@ -130,26 +130,71 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   return den === 0 ? num : num / den;
 }
 
-/** Throws unless a tensor has exactly the expected shape; `what` names it in the message. */
+/**
+ * Throws unless a tensor has exactly the expected shape; `what` names it in the message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assertShape } from "./ops.ts";
+ * import { zeros } from "./tensor.ts";
+ * assertShape(zeros([2, 3]), [2, 3], "x"); // passes
+ * assert.throws(
+ *   () => assertShape(zeros([2, 3]), [3, 2], "x"),
+ *   { name: "RangeError", message: "x has shape [2, 3], expected [3, 2]" },
+ * );
+ * ```
+ */
 export function assertShape(t: Tensor, shape: readonly number[], what: string): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new RangeError(`${what} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
   }
 }
 
-/** Sum of an array in float64. */
+/**
+ * Sum of an array in float64.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sum } from "./ops.ts";
+ * sum(new Float32Array([1, 2, 3.5])); // 6.5
+ * assert.equal(sum(new Float32Array([1, 2, 3.5])), 6.5);
+ * ```
+ */
 export function sum(values: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i];
   return s;
 }
 
-/** Mean of an array in float64. */
+/**
+ * Mean of an array in float64 (NaN for an empty array).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mean } from "./ops.ts";
+ * mean([1, 2, 3, 4]); // 2.5
+ * assert.equal(mean([1, 2, 3, 4]), 2.5);
+ * assert.ok(Number.isNaN(mean([])));
+ * ```
+ */
 export function mean(values: ArrayLike<number>): number {
   return values.length === 0 ? NaN : sum(values) / values.length;
 }
 
-/** Dot product in float64. */
+/**
+ * Dot product in float64.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dot } from "./ops.ts";
+ * dot([1, 2, 3], [4, 5, 6]); // 32
+ * assert.equal(dot([1, 2, 3], [4, 5, 6]), 32);
+ * ```
+ */
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`dot of lengths ${a.length} and ${b.length}`);
   let s = 0;
@@ -157,7 +202,20 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-/** Converts any numeric typed array to plain numbers (int64 via Number). */
+/**
+ * Converts any numeric typed array to plain numbers (int64 via Number). Arrays that already
+ * hold numbers are returned as they are, not copied.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toNumbers } from "./ops.ts";
+ * toNumbers(new BigInt64Array([1n, 2n])); // [1, 2]
+ * assert.deepEqual(toNumbers(new BigInt64Array([1n, 2n])), [1, 2]);
+ * const f = new Float32Array([0.5]);
+ * assert.equal(toNumbers(f), f); // no copy
+ * ```
+ */
 export function toNumbers(data: TypedArray): ArrayLike<number> {
   return data instanceof BigInt64Array ? Array.from(data, Number) : data;
 }

@@ -42,7 +42,18 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Formats a shape as `[2, 3]` for error messages. */
+/**
+ * Formats a shape as `[2, 3]` for error messages.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shapeStr } from "./tensor.ts";
+ * shapeStr([2, 3]); // "[2, 3]"
+ * assert.equal(shapeStr([2, 3]), "[2, 3]");
+ * assert.equal(shapeStr([]), "[]"); // a scalar
+ * ```
+ */
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
@@ -94,7 +105,18 @@ export type DtypeOfArray<A> = A extends Float32Array ? "float32"
   : A extends Uint8Array ? "bool"
   : never;
 
-/** Allocates a zero-filled typed array of a dtype. */
+/**
+ * Allocates a zero-filled typed array of a dtype.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocate } from "./tensor.ts";
+ * allocate("int32", 3); // Int32Array [0, 0, 0]
+ * assert.deepEqual(allocate("int32", 3), new Int32Array(3));
+ * assert.ok(allocate("int64", 2) instanceof BigInt64Array);
+ * ```
+ */
 export function allocate<D extends DType>(dtype: D, n: number): DataOf[D] {
   switch (dtype) {
     case "float32":
@@ -167,7 +189,17 @@ export function fromNested(nested: unknown): Tensor<"float32"> {
   return tensor(Float32Array.from(flat), shape);
 }
 
-/** Row-major strides of a shape. */
+/**
+ * Row-major strides of a shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stridesOf } from "./tensor.ts";
+ * stridesOf([2, 3, 4]); // [12, 4, 1]
+ * assert.deepEqual(stridesOf([2, 3, 4]), [12, 4, 1]);
+ * ```
+ */
 export function stridesOf(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -181,6 +213,15 @@ export function stridesOf(shape: readonly number[]): number[] {
 /**
  * Flat offset of a multi-index, with negative indices counted from the end (as in Python).
  * Throws a RangeError naming the axis when an index is out of range.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { offsetOf } from "./tensor.ts";
+ * offsetOf([2, 3], [1, -1]); // 5 (row 1, last column)
+ * assert.equal(offsetOf([2, 3], [1, -1]), 5);
+ * assert.throws(() => offsetOf([2, 3], [0, 3]), RangeError); // axis 1 has size 3
+ * ```
  */
 export function offsetOf(shape: readonly number[], index: readonly number[]): number {
   if (index.length !== shape.length) {
@@ -268,19 +309,55 @@ export function select<D extends DType>(t: Tensor<D>, i: number): Tensor<D> {
   };
 }
 
-/** A deep copy of a tensor. */
+/**
+ * A deep copy of a tensor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clone, fromNested } from "./tensor.ts";
+ * const a = fromNested([1, 2, 3]);
+ * const b = clone(a);
+ * b.data[0] = 9;
+ * a.data; // Float32Array [1, 2, 3] (unchanged)
+ * assert.deepEqual(a.data, new Float32Array([1, 2, 3]));
+ * ```
+ */
 export function clone<D extends DType>(t: Tensor<D>): Tensor<D> {
   return { dtype: t.dtype, shape: [...t.shape], data: t.data.slice() as DataOf[D] };
 }
 
-/** Converts a numeric tensor to float32 (a copy; float32 input is copied too). */
+/**
+ * Converts a numeric tensor to float32 (a copy; float32 input is copied too).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor, toFloat32 } from "./tensor.ts";
+ * const f = toFloat32(tensor(new Int32Array([1, 2, 3, 4]), [2, 2]));
+ * f.dtype; // "float32"
+ * assert.deepEqual(f.data, new Float32Array([1, 2, 3, 4]));
+ * assert.deepEqual(f.shape, [2, 2]);
+ * ```
+ */
 export function toFloat32(t: Tensor): Tensor<"float32"> {
   const out = new Float32Array(t.data.length);
   for (let i = 0; i < out.length; i++) out[i] = Number(t.data[i]);
   return { dtype: "float32", shape: [...t.shape], data: out };
 }
 
-/** Converts a numeric tensor to float64 (a copy). */
+/**
+ * Converts a numeric tensor to float64 (a copy).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor, toFloat64 } from "./tensor.ts";
+ * const f = toFloat64(tensor(new BigInt64Array([1n, -2n]), [2]));
+ * f.data; // Float64Array [1, -2]
+ * assert.deepEqual(f.data, new Float64Array([1, -2]));
+ * ```
+ */
 export function toFloat64(t: Tensor): Tensor<"float64"> {
   const out = new Float64Array(t.data.length);
   for (let i = 0; i < out.length; i++) out[i] = Number(t.data[i]);

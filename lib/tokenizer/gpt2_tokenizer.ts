@@ -7,11 +7,44 @@
  */
 import { decode, encode } from "gpt-tokenizer/r50k_base";
 
-/** GPT-2's `<|endoftext|>` token id, used as BOS. */
+/**
+ * GPT-2's `<|endoftext|>` token id, used as BOS.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BOS_TOKEN_ID, encodeText } from "./gpt2_tokenizer.ts";
+ * encodeText("Hi")[0]; // 50256, the BOS token
+ * assert.equal(encodeText("Hi")[0], BOS_TOKEN_ID);
+ * ```
+ */
 export const BOS_TOKEN_ID = 50256;
-/** The text of the BOS/EOS token. */
+/**
+ * The text of the BOS/EOS token.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BOS_TOKEN_ID, decodeTokens, END_OF_TEXT, encodeText } from "./gpt2_tokenizer.ts";
+ * encodeText(`a${END_OF_TEXT}b`, { prependBos: false }); // Int32Array [64, 50256, 65]
+ * const ids = encodeText(`a${END_OF_TEXT}b`, { prependBos: false });
+ * assert.deepEqual(ids, new Int32Array([64, BOS_TOKEN_ID, 65]));
+ * assert.equal(decodeTokens([BOS_TOKEN_ID]), END_OF_TEXT);
+ * ```
+ */
 export const END_OF_TEXT = "<|endoftext|>";
-/** GPT-2's vocabulary size. */
+/**
+ * GPT-2's vocabulary size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BOS_TOKEN_ID, decodeTokens, GPT2_VOCAB_SIZE } from "./gpt2_tokenizer.ts";
+ * GPT2_VOCAB_SIZE; // 50257: ids 0..50256, the last being BOS
+ * assert.equal(BOS_TOKEN_ID, GPT2_VOCAB_SIZE - 1);
+ * assert.throws(() => decodeTokens([GPT2_VOCAB_SIZE]), RangeError);
+ * ```
+ */
 export const GPT2_VOCAB_SIZE = 50257;
 
 /** Options of `encodeText`. */

@@ -116,7 +116,18 @@ export function stderrProgress(
   };
 }
 
-/** Version of the packed-corpus cache files; bump it when packing or the file layout changes. */
+/**
+ * Version of the packed-corpus cache files; bump it when packing or the file layout changes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CORPUS_CACHE_VERSION, packedCorpusCachePath } from "./corpus.ts";
+ * CORPUS_CACHE_VERSION; // 1
+ * const path = await packedCorpusCachePath({ source: "sotu", nCtx: 128, split: "train" });
+ * assert.ok(path.endsWith(`-v${CORPUS_CACHE_VERSION}.safetensors`)); // a new version, a new file
+ * ```
+ */
 export const CORPUS_CACHE_VERSION = 1;
 const CACHE_FORMAT = "transcoder-circuits/packed-corpus";
 const TOKENIZER = "gpt2/r50k_base";
@@ -242,11 +253,27 @@ async function readCache(
  * A split that packs into no complete row is an error.
  *
  * @example
- * ```ts ignore
- * import { loadPackedCorpus } from "./corpus.ts";
- * const train = await loadPackedCorpus({ source: "builtin", nCtx: 128, split: "train" });
- * train.shape; // [nRows, 128]
- * const val = await loadPackedCorpus({ source: { path: "data/mine.jsonl" }, nCtx: 64, split: "validation", quiet: true });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPackedCorpus, packedCorpusCachePath } from "./corpus.ts";
+ * const dir = await Deno.makeTempDir();
+ * const docs = ["One two three four five.", "Six seven eight.", "Nine ten eleven."];
+ * await Deno.writeTextFile(`${dir}/mine.txt`, docs.join("\n<|endoftext|>\n"));
+ * const options = {
+ *   source: { path: `${dir}/mine.txt` },
+ *   nCtx: 4,
+ *   split: "validation",
+ *   validationFraction: 0.3, // 1 of the 3 documents
+ *   cacheDir: dir,
+ *   quiet: true,
+ * } as const;
+ * const val = await loadPackedCorpus(options);
+ * val.shape; // [1, 4]: BOS, "Six", " seven", " eight" (the partial row [BOS, "."] is dropped)
+ * assert.deepEqual(val.data, new Int32Array([50256, 21447, 3598, 3624]));
+ * await Deno.stat(await packedCorpusCachePath(options)); // the cache file: the next call reads it
+ * assert.deepEqual((await loadPackedCorpus(options)).data, val.data);
+ * // The built-in corpus is loaded the same way: { source: "builtin", nCtx: 128, split: "train" }.
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadPackedCorpus(options: PackedCorpusOptions): Promise<Tensor<"int32">> {

@@ -23,7 +23,16 @@ export type BuiltinSource = "sotu" | "moby-dick" | "builtin";
 /** A built-in corpus, or a user's corpus at `path` (a `.txt` or `.jsonl` file, or a directory of `.txt` files). */
 export type CorpusSource = BuiltinSource | { readonly path: string };
 
-/** The names of the built-in corpora. */
+/**
+ * The names of the built-in corpora.
+ *
+ * @example
+ * ```ts
+ * import { BUILTIN_SOURCES } from "./corpus_sources.ts";
+ * BUILTIN_SOURCES; // ["sotu", "moby-dick", "builtin"]
+ * BUILTIN_SOURCES.includes("sotu"); // true
+ * ```
+ */
 export const BUILTIN_SOURCES: readonly BuiltinSource[] = ["sotu", "moby-dick", "builtin"];
 
 /**
@@ -75,11 +84,17 @@ function checkSource(source: CorpusSource): void {
  * error.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadDocuments } from "./corpus_sources.ts";
  * const docs = await loadDocuments("sotu");
- * docs.length; // 233
- * const mine = await loadDocuments({ path: "data/my_corpus.jsonl" });
+ * assert.equal(docs.length, 233);
+ * docs[0].id; // "sotu/1790-george-washington"
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/my_corpus.jsonl`, '{"text": "One."}\n{"text": "Two."}\n');
+ * const mine = await loadDocuments({ path: `${dir}/my_corpus.jsonl` });
+ * assert.deepEqual(mine.map((d) => d.id), ["my_corpus.jsonl:1", "my_corpus.jsonl:2"]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadDocuments(source: CorpusSource): Promise<Document[]> {

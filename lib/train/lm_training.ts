@@ -21,7 +21,20 @@ import type { Tensor } from "../tensor/tensor.ts";
 import type { AdamConfig } from "./optimizer.ts";
 import type { StepSpec } from "./train_step.ts";
 
-/** Parameters that are trained: everything but the unembedding, which is tied to `W_E`. */
+/**
+ * Parameters that are trained: everything but the unembedding, which is tied to `W_E`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { lmParamShapes } from "./lm_training.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const shapes = lmParamShapes(cfg);
+ * shapes.get("embed.W_E"); // [10, 8]
+ * assert.equal(shapes.has("unembed.W_U"), false);
+ * ```
+ */
 export function lmParamShapes(cfg: GPT2Config): Map<string, number[]> {
   const shapes = expectedShapes(cfg, true);
   shapes.delete("unembed.W_U");
@@ -29,7 +42,20 @@ export function lmParamShapes(cfg: GPT2Config): Map<string, number[]> {
   return shapes;
 }
 
-/** GPT-2's initialisation (seeded), without the tied unembedding. */
+/**
+ * GPT-2's initialisation (seeded), without the tied unembedding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { initialLmParams, lmParamShapes } from "./lm_training.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const params = initialLmParams(cfg, 0);
+ * params.get("blocks.0.mlp.W_in")?.shape; // [8, 32]
+ * assert.deepEqual([...params.keys()], [...lmParamShapes(cfg).keys()]);
+ * ```
+ */
 export function initialLmParams(cfg: GPT2Config, seed: number): Map<string, Tensor<"float32">> {
   const sd = randomStateDict(cfg, seed);
   sd.delete("unembed.W_U");
@@ -41,6 +67,28 @@ export function initialLmParams(cfg: GPT2Config, seed: number): Map<string, Tens
  * The training step of a language model on `[batch, n_ctx]` token rows fed as `tokens`:
  * mean next-token cross-entropy, gradients, AdamW (weight decay on matrices only, as GPT-2
  * and nanoGPT do).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "../graph/session.ts";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { initialLmParams, lmStepSpec } from "./lm_training.ts";
+ * import { initialState, Trainer } from "./trainer.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const spec = lmStepSpec(cfg, 2, { weightDecay: 0.1 }); // batches of 2 rows of n_ctx = 4 tokens
+ * assert.equal(spec.noDecay!("blocks.0.ln1.w"), true); // no decay on vectors
+ * const state = initialState(initialLmParams(cfg, 0));
+ * const schedule = { name: "constant", lr: 1e-2, totalSteps: 5 } as const;
+ * const trainer = await Trainer.create(new Runtime(), spec, state, schedule);
+ * const tokens = tensor(new Int32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
+ * const first = (await trainer.step({ tokens })).loss; // 2.356 (about ln 10: near uniform)
+ * let last = first;
+ * for (let i = 0; i < 4; i++) last = (await trainer.step({ tokens })).loss;
+ * last; // 2.067: the model is learning the batch
+ * assert.ok(last < first);
+ * ```
  */
 export function lmStepSpec(cfg: GPT2Config, batch: number, adam: AdamConfig): StepSpec {
   const params = lmParamShapes(cfg);
@@ -61,7 +109,21 @@ export function lmStepSpec(cfg: GPT2Config, batch: number, adam: AdamConfig): St
   };
 }
 
-/** The full (unprocessed) state dict of trained parameters: adds the tied unembedding. */
+/**
+ * The full (unprocessed) state dict of trained parameters: adds the tied unembedding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { at } from "../tensor/tensor.ts";
+ * import { initialLmParams, lmStateDict } from "./lm_training.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const sd = lmStateDict(initialLmParams(cfg, 0));
+ * sd.get("unembed.W_U")?.shape; // [8, 10]: the transpose of embed.W_E [10, 8]
+ * assert.equal(at(sd.get("unembed.W_U")!, 3, 7), at(sd.get("embed.W_E")!, 7, 3));
+ * ```
+ */
 export function lmStateDict(params: ReadonlyMap<string, Tensor<"float32">>): StateDict {
   const sd: StateDict = new Map(params);
   const WE = params.get("embed.W_E")!;
@@ -73,7 +135,20 @@ export function lmStateDict(params: ReadonlyMap<string, Tensor<"float32">>): Sta
   return sd;
 }
 
-/** A hooked model (unprocessed) of trained parameters, e.g. for validation loss. */
+/**
+ * A hooked model (unprocessed) of trained parameters, e.g. for validation loss.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { initialLmParams, lmModel } from "./lm_training.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = lmModel(cfg, initialLmParams(cfg, 0));
+ * const loss = await model.loss([[1, 2, 3, 4]]); // about 2.3 = ln 10: untrained, near uniform
+ * assert.ok(Math.abs(loss - Math.log(10)) < 0.2);
+ * ```
+ */
 export function lmModel(
   cfg: GPT2Config,
   params: ReadonlyMap<string, Tensor<"float32">>,
@@ -82,7 +157,24 @@ export function lmModel(
   return new HookedModel(cfg, lmStateDict(params), NO_PROCESSING, runtime);
 }
 
-/** Writes trained parameters as a Hugging Face GPT-2 folder (config.json + model.safetensors). */
+/**
+ * Writes trained parameters as a Hugging Face GPT-2 folder (config.json + model.safetensors).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { loadModel } from "../model/load.ts";
+ * import { exportHfFolder, initialLmParams } from "./lm_training.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const dir = await Deno.makeTempDir();
+ * await exportHfFolder(dir, cfg, initialLmParams(cfg, 0));
+ * const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+ * assert.deepEqual(names, ["config.json", "model.safetensors"]);
+ * (await loadModel(dir)).cfg.n_layers; // 1
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function exportHfFolder(
   dir: string,
   cfg: GPT2Config,
@@ -101,7 +193,22 @@ export async function exportHfFolder(
   );
 }
 
-/** Mean loss (nats per token) of a model over token rows, in batches. */
+/**
+ * Mean loss (nats per token) of a model over token rows, in batches.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { initialLmParams, lmModel, meanLoss } from "./lm_training.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = lmModel(cfg, initialLmParams(cfg, 0));
+ * const rows = tensor(new Int32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2]), [3, 4]);
+ * const loss = await meanLoss(model, rows, 2); // 2.348: batches of 2 rows then 1, weighted by rows
+ * assert.ok(Math.abs(loss - (await model.loss(rows))) < 1e-5); // as one batch of 3
+ * ```
+ */
 export async function meanLoss(
   model: HookedModel,
   rows: Tensor<"int32">,
@@ -126,6 +233,17 @@ export async function meanLoss(
  * The unigram baseline: cross-entropy (nats) of the validation next tokens under the training
  * tokens' unigram distribution with add-one smoothing over the vocabulary. Predicted positions
  * are those of the loss (every token but the first of each row).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { unigramBaseline } from "./lm_training.ts";
+ * const train = tensor(new Int32Array([0, 1, 1]), [1, 3]); // counts 1 + [0, 2] = [1, 3]
+ * const validation = tensor(new Int32Array([0, 1]), [1, 2]); // predicts one token: 1
+ * const nats = unigramBaseline(train, validation, 2); // 0.2877 = -ln(3 / 4)
+ * assert.equal(nats, -Math.log(3 / 4));
+ * ```
  */
 export function unigramBaseline(
   train: Tensor<"int32">,

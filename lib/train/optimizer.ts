@@ -27,7 +27,15 @@ export interface AdamConfig {
   maxGradNorm?: number;
 }
 
-/** Graph inputs that carry the step-dependent scalars. */
+/**
+ * Graph inputs that carry the step-dependent scalars.
+ *
+ * @example
+ * ```ts
+ * import { OPT_INPUTS } from "./optimizer.ts";
+ * OPT_INPUTS.stepSize; // "opt:step_size"
+ * ```
+ */
 export const OPT_INPUTS = {
   /** `lr / (1 - beta1^t)` */
   stepSize: "opt:step_size",
@@ -37,7 +45,20 @@ export const OPT_INPUTS = {
   decay: "opt:decay",
 } as const;
 
-/** The scalar feeds of step `t` (1-based) at learning rate `lr`. */
+/**
+ * The scalar feeds of step `t` (1-based) at learning rate `lr`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adamScalars } from "./optimizer.ts";
+ * const s = adamScalars({ weightDecay: 0.1 }, 1e-3, 1);
+ * // { "opt:step_size": 0.01 (lr / (1 - 0.9)), "opt:bias_correction2": 0.0316...,
+ * //   "opt:decay": 0.9999 }
+ * assert.equal(s["opt:decay"], 1 - 1e-3 * 0.1);
+ * assert.ok(Math.abs(s["opt:step_size"] - 0.01) < 1e-12);
+ * ```
+ */
 export function adamScalars(cfg: AdamConfig, lr: number, t: number): Record<string, number> {
   const b1 = cfg.beta1 ?? 0.9, b2 = cfg.beta2 ?? 0.999;
   return {
@@ -54,7 +75,20 @@ export interface AdamScalars {
   decay: Value;
 }
 
-/** Declares the scalar inputs of the Adam update. */
+/**
+ * Declares the scalar inputs of the Adam update.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { declareAdamScalars } from "./optimizer.ts";
+ * const g = new Graph();
+ * declareAdamScalars(g);
+ * const names = g.inputs.map((i) => i.name);
+ * assert.deepEqual(names, ["opt:step_size", "opt:bias_correction2", "opt:decay"]);
+ * ```
+ */
 export function declareAdamScalars(g: Graph): AdamScalars {
   return {
     stepSize: g.input(OPT_INPUTS.stepSize, "float32", []),
@@ -63,7 +97,34 @@ export function declareAdamScalars(g: Graph): AdamScalars {
   };
 }
 
-/** One Adam(W) update of a parameter: returns the new parameter and moments. */
+/**
+ * One Adam(W) update of a parameter: returns the new parameter and moments.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { Runtime } from "../graph/session.ts";
+ * import { at, type Tensor, tensor } from "../tensor/tensor.ts";
+ * import { adamScalars, adamUpdate, declareAdamScalars } from "./optimizer.ts";
+ * const g = new Graph();
+ * const [p, grad, m, v] = ["p", "grad", "m", "v"].map((n) => g.input(n, "float32", [2]));
+ * g.output("new_p", adamUpdate(g, {}, declareAdamScalars(g), p, grad, m, v).p);
+ * const feeds: Record<string, Tensor> = {
+ *   p: tensor(new Float32Array([1, 1]), [2]),
+ *   grad: tensor(new Float32Array([0.5, -2]), [2]),
+ *   m: tensor(new Float32Array(2), [2]),
+ *   v: tensor(new Float32Array(2), [2]),
+ * };
+ * for (const [k, x] of Object.entries(adamScalars({}, 0.1, 1))) {
+ *   feeds[k] = tensor(new Float32Array([x]), []);
+ * }
+ * const { new_p } = await (await new Runtime().compile(g)).run(feeds);
+ * new_p.data; // Float32Array [0.9, 1.1]
+ * // (Adam's first step moves each weight by lr, against the sign of its gradient)
+ * assert.ok(Math.abs(at(new_p, 0) - 0.9) < 1e-5 && Math.abs(at(new_p, 1) - 1.1) < 1e-5);
+ * ```
+ */
 export function adamUpdate(
   g: Graph,
   cfg: AdamConfig,
@@ -87,6 +148,28 @@ export function adamUpdate(
  * Scales gradients so that their global L2 norm is at most `maxNorm` (as
  * `torch.nn.utils.clip_grad_norm_`: factor `maxNorm / (norm + 1e-6)` when below 1). Returns the
  * clipped gradients and the norm before clipping.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { Runtime } from "../graph/session.ts";
+ * import { at, tensor } from "../tensor/tensor.ts";
+ * import { clipGradNorm } from "./optimizer.ts";
+ * const g = new Graph();
+ * const a = g.input("a", "float32", [1]), b = g.input("b", "float32", [1]);
+ * const { grads, norm } = clipGradNorm(g, [a, b], 1);
+ * g.output("norm", norm);
+ * g.output("a2", grads[0]);
+ * const out = await (await new Runtime().compile(g)).run({
+ *   a: tensor(new Float32Array([3]), [1]),
+ *   b: tensor(new Float32Array([4]), [1]),
+ * });
+ * out.norm.data; // Float32Array [5] (a scalar: shape [])
+ * out.a2.data; // Float32Array [0.6] (about: 3 / 5, the norm clipped to 1)
+ * assert.equal(at(out.norm), 5);
+ * assert.ok(Math.abs(at(out.a2, 0) - 0.6) < 1e-5);
+ * ```
  */
 export function clipGradNorm(
   g: Graph,

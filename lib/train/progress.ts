@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Formats seconds as `1h02m`, `3m05s` or `42s`. */
+/**
+ * Formats seconds as `1h02m`, `3m05s` or `42s`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatDuration } from "./progress.ts";
+ * assert.deepEqual([3725, 185, 42, Infinity].map(formatDuration), ["1h02m", "3m05s", "42s", "?"]);
+ * ```
+ */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
   const s = Math.round(seconds);

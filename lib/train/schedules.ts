@@ -12,7 +12,16 @@
  * @module
  */
 
-/** The schedule names (as in the reference, case-insensitive on input). */
+/**
+ * The schedule names (as in the reference, case-insensitive on input).
+ *
+ * @example
+ * ```ts
+ * import { SCHEDULES } from "./schedules.ts";
+ * SCHEDULES.length; // 6
+ * SCHEDULES.includes("cosineannealingwarmup"); // true
+ * ```
+ */
 export const SCHEDULES = [
   "constant",
   "constantwithwarmup",
@@ -37,7 +46,18 @@ export interface ScheduleOptions {
   numCycles?: number;
 }
 
-/** Parses a schedule name, throwing with the list of valid names. */
+/**
+ * Parses a schedule name, throwing with the list of valid names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSchedule } from "./schedules.ts";
+ * assert.equal(parseSchedule("CosineAnnealing"), "cosineannealing");
+ * assert.throws(() => parseSchedule("linear"), RangeError);
+ * // RangeError: unknown learning-rate schedule "linear": expected one of constant, ...
+ * ```
+ */
 export function parseSchedule(name: string): ScheduleName {
   const n = name.toLowerCase();
   if (!(SCHEDULES as readonly string[]).includes(n)) {

@@ -54,16 +54,43 @@ export interface EvalOptions {
   quiet?: boolean;
 }
 
-/** The threshold of a live feature, as in the reference walkthrough. */
+/**
+ * The threshold of a live feature, as in the reference walkthrough: a feature is live when its
+ * `log10(freq + 1e-10)` is above it, i.e. when it fires on more than 1 token in 10,000.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LIVE_LOG10_FREQUENCY } from "./evals.ts";
+ * Math.log10(1 / 1000 + 1e-10) > LIVE_LOG10_FREQUENCY; // true: fires once in 1,000 tokens
+ * assert.equal(Math.log10(1 / 20000 + 1e-10) > LIVE_LOG10_FREQUENCY, false); // once in 20,000
+ * ```
+ */
 export const LIVE_LOG10_FREQUENCY = -4;
 
 /**
  * Evaluates transcoders (one per layer, any subset of layers) on token rows `[n, n_ctx]`.
  *
  * @example
- * ```ts ignore
- * const { perLayer, all } = await evaluateTranscoders(model, transcoders, validationRows);
- * console.log(perLayer[0].l0, perLayer[0].ceScore, all.kl);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { evaluateTranscoders } from "./evals.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "./transcoder.ts";
+ * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const transcoders = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
+ * const rows = tensor(new Int32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]); // 2 rows of 4 tokens
+ * const { perLayer, all, tokens } = await evaluateTranscoders(model, transcoders, rows, { quiet: true });
+ * tokens; // 8
+ * perLayer[1].logFrequencies.length; // 16 (d_sae)
+ * all.layers; // [0, 1]
+ * assert.ok(Number.isFinite(perLayer[0].ceScore) && perLayer[0].kl >= 0 && all.kl >= 0);
+ * // with 8 tokens every feature that fired at all is live (frequency >= 1/8):
+ * assert.equal(perLayer[0].deadFeatures + perLayer[0].liveFeatures, 16);
  * ```
  */
 export async function evaluateTranscoders(

@@ -17,10 +17,19 @@ import { type Transcoder, TranscoderError } from "./transcoder.ts";
  * reference `.pt` checkpoint (`{cfg, state_dict}`, read without executing any pickle code).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { fileURLToPath } from "node:url";
+ * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
  * import { loadTranscoder } from "./load.ts";
- * const tc = await loadTranscoder("weights/tiny/transcoders/layer_1");
- * const ref = await loadTranscoder("final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576.pt");
+ * const tc = await loadTranscoder(join(WEIGHTS_DIR, "tiny/transcoders/layer_1")); // a folder
+ * tc.cfg.hook_name; // "blocks.1.ln2.hook_normalized"
+ * tc.W_enc.shape; // [96, 2048]
+ * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
+ * const pt = "../../tests/fixtures/pt/final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64.pt";
+ * const ref = await loadTranscoder(fileURLToPath(new URL(pt, import.meta.url)));
+ * assert.deepEqual([ref.cfg.d_in, ref.cfg.d_sae, ref.layer], [16, 64, 1]);
  * ```
  */
 export async function loadTranscoder(path: string, runtime?: Runtime): Promise<Transcoder> {
@@ -30,6 +39,20 @@ export async function loadTranscoder(path: string, runtime?: Runtime): Promise<T
 /**
  * Loads one transcoder and its log10 feature frequencies when they are stored beside it
  * (`sparsity.safetensors` in a folder; `<stem>_log_feature_sparsity.pt` beside a `.pt`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { loadTranscoderWithSparsity } from "./load.ts";
+ * const dir = join(WEIGHTS_DIR, "tiny/transcoders/layer_2");
+ * const { transcoder, logSparsity, path } = await loadTranscoderWithSparsity(dir);
+ * logSparsity?.shape; // [2048]: one log10 firing frequency per feature
+ * assert.equal(path, dir);
+ * assert.equal(transcoder.layer, 2);
+ * assert.ok(logSparsity!.data.every((v) => v >= -10 && v <= 0)); // log10(freq + 1e-10)
+ * ```
  */
 export async function loadTranscoderWithSparsity(
   path: string,
@@ -48,9 +71,15 @@ export async function loadTranscoderWithSparsity(
  * layer.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
  * import { loadTranscoderSet } from "./load.ts";
- * const set = await loadTranscoderSet("weights/tiny/transcoders"); // one per layer
+ * const set = await loadTranscoderSet(join(WEIGHTS_DIR, "tiny/transcoders")); // one per layer
+ * set.map((t) => t.transcoder.layer); // [0, 1, 2, 3]
+ * assert.equal(set.length, 4);
+ * assert.ok(set.every((t) => t.logSparsity !== undefined));
  * ```
  */
 export async function loadTranscoderSet(

@@ -28,13 +28,44 @@ import {
   transcoderShapes,
 } from "./transcoder.ts";
 
-/** The config classes a reference checkpoint may pickle (read as plain records). */
+/**
+ * The config classes a reference checkpoint may pickle (read as plain records).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
+ * import { readTorchCheckpoint } from "../formats/torch_pt.ts";
+ * import { REFERENCE_RECORD_CLASSES } from "./reference_pt.ts";
+ * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
+ * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
+ * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
+ * // Unknown classes are refused:
+ * await assert.rejects(readTorchCheckpoint(pt), /"sae_training.config.LanguageModelSAERunnerConfig" is not/);
+ * const ckpt = await readTorchCheckpoint(pt, { recordClasses: REFERENCE_RECORD_CLASSES });
+ * assert.ok(ckpt instanceof Map);
+ * const cfg = ckpt.get("cfg") as Record<string, unknown>; // the config's fields, nothing executed
+ * cfg.hook_point; // "blocks.1.ln2.hook_normalized"
+ * assert.equal(cfg.__class__, "sae_training.config.LanguageModelSAERunnerConfig");
+ * ```
+ */
 export const REFERENCE_RECORD_CLASSES: readonly string[] = [
   "sae_training.config.LanguageModelSAERunnerConfig",
   "sae_training.config.RunnerConfig",
 ];
 
-/** Suffix of the sparsity sidecar, appended to the checkpoint's stem. */
+/**
+ * Suffix of the sparsity sidecar, appended to the checkpoint's stem.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SPARSITY_SIDECAR_SUFFIX } from "./reference_pt.ts";
+ * const stem = "final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576";
+ * const sidecar = stem + SPARSITY_SIDECAR_SUFFIX; // "..._24576_log_feature_sparsity.pt"
+ * assert.ok(sidecar.endsWith("_24576_log_feature_sparsity.pt"));
+ * ```
+ */
 export const SPARSITY_SIDECAR_SUFFIX = "_log_feature_sparsity.pt";
 
 /**
@@ -82,11 +113,24 @@ function toJsonable(v: unknown): unknown {
  * Builds a Transcoder from an unpickled reference checkpoint. `source` names the file in errors.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
  * import { readTorchCheckpoint } from "../formats/torch_pt.ts";
  * import { REFERENCE_RECORD_CLASSES, transcoderFromReferenceCheckpoint } from "./reference_pt.ts";
- * const ckpt = await readTorchCheckpoint("tc.pt", { recordClasses: REFERENCE_RECORD_CLASSES });
- * const tc = transcoderFromReferenceCheckpoint(ckpt, "tc.pt");
+ * import { TranscoderError } from "./transcoder.ts";
+ * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
+ * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
+ * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
+ * const ckpt = await readTorchCheckpoint(pt, { recordClasses: REFERENCE_RECORD_CLASSES });
+ * const tc = transcoderFromReferenceCheckpoint(ckpt, pt);
+ * tc.cfg.out_hook_name; // "blocks.1.hook_mlp_out" (from the reference's out_hook_point)
+ * tc.W_dec.shape; // [64, 16]
+ * assert.equal(tc.cfg.l1_coefficient, 1.4e-4); // other config fields are kept
+ * assert.throws(
+ *   () => transcoderFromReferenceCheckpoint(new Map([["state_dict", new Map()]]), "x.pt"),
+ *   TranscoderError, // x.pt: expected a dict with "cfg" and "state_dict" ...
+ * );
  * ```
  */
 export function transcoderFromReferenceCheckpoint(
@@ -153,9 +197,17 @@ export function transcoderFromReferenceCheckpoint(
  * Reads a sparsity sidecar: a float tensor `[dSae]`, or a dict with key `freqs` holding one.
  *
  * @example
- * ```ts ignore
- * import { readSparsitySidecar } from "./reference_pt.ts";
- * const logSparsity = await readSparsitySidecar("tc_log_feature_sparsity.pt", 24576);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
+ * import { readSparsitySidecar, sparsitySidecarPath } from "./reference_pt.ts";
+ * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
+ * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
+ * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
+ * const logSparsity = await readSparsitySidecar(sparsitySidecarPath(pt), 64);
+ * logSparsity.shape; // [64]
+ * assert.equal(logSparsity.data[0], -10); // log10(0 + 1e-10): a feature that never fired
+ * await assert.rejects(readSparsitySidecar(sparsitySidecarPath(pt), 128), /expected \[128\] \(d_sae\)/);
  * ```
  */
 export async function readSparsitySidecar(path: string, dSae: number): Promise<Tensor<"float32">> {
@@ -188,11 +240,19 @@ export async function readSparsitySidecar(path: string, dSae: number): Promise<T
  * its log10 feature frequencies.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
+ * import { full } from "../tensor/tensor.ts";
  * import { loadReferencePt } from "./reference_pt.ts";
- * const { transcoder, logSparsity } = await loadReferencePt(
- *   "gpt-2-small-transcoders/final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576.pt",
- * );
+ * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
+ * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
+ * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
+ * const { transcoder, logSparsity } = await loadReferencePt(pt); // the sidecar is beside it
+ * transcoder.cfg.hook_name; // "blocks.1.ln2.hook_normalized"
+ * logSparsity?.shape; // [64]
+ * const z = await transcoder.encode(full([2, 16], 0.1));
+ * assert.deepEqual(z.shape, [2, 64]);
  * ```
  */
 export async function loadReferencePt(path: string, runtime?: Runtime): Promise<LoadedTranscoder> {

@@ -62,7 +62,20 @@ export interface TranscoderTrainOptions {
   seed?: number;
 }
 
-/** Resolves defaults: the reference's `train_transcoder.py` values. */
+/**
+ * Resolves defaults: the reference's `train_transcoder.py` values.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveTranscoderOptions } from "./train_transcoder.ts";
+ * const o = resolveTranscoderOptions({ layer: 8, lr: 1e-3 }, 768);
+ * o.dSae; // 24576 (32 x d_model)
+ * o.l1Coefficient; // 0.00014
+ * assert.equal(o.lr, 1e-3); // given values win
+ * assert.equal(o.schedule, "constantwithwarmup");
+ * ```
+ */
 export function resolveTranscoderOptions(
   o: TranscoderTrainOptions,
   dModel: number,
@@ -117,6 +130,32 @@ export interface TranscoderTrainHooks {
 /**
  * Trains a transcoder on a model's activations over token rows `[n, n_ctx]`.
  * Returns the trained transcoder and whether the run completed (false when stopped early).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { trainTranscoder } from "./train_transcoder.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const rows = tensor(Int32Array.from({ length: 16 }, (_, i) => i % 10), [4, 4]); // 4 rows of 4 tokens
+ * const losses: number[] = [];
+ * const { transcoder, completed, steps } = await trainTranscoder(model, rows, {
+ *   layer: 0,
+ *   dSae: 16,
+ *   trainBatchSize: 8, // activations (tokens) per step
+ *   totalTokens: 24, // 3 steps
+ *   storeBatchSize: 2,
+ *   nBatchesInBuffer: 2,
+ *   warmupSteps: 0,
+ * }, { onStep: (m) => losses.push(m.loss) });
+ * steps; // 3
+ * transcoder.cfg.out_hook_name; // "blocks.0.hook_mlp_out"
+ * assert.ok(completed && losses.length === 3 && losses.every(Number.isFinite));
+ * ```
  */
 export async function trainTranscoder(
   model: HookedModel,

@@ -45,7 +45,21 @@ export interface TranscoderStepOptions {
   adam?: AdamConfig;
 }
 
-/** The ghost-gradient feeds of a step: the mask, or the padded indices for a capacity. */
+/**
+ * The ghost-gradient feeds of a step: the mask, or the padded indices for a capacity.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { deadFeatureFeeds } from "./training_step.ts";
+ * const dead = new Uint8Array([0, 1, 0, 1]); // features 1 and 3 are dead
+ * deadFeatureFeeds(dead).dead_mask.shape; // [4]
+ * const { dead_idx, dead_valid } = deadFeatureFeeds(dead, 3);
+ * dead_idx.data; // Int32Array [1, 3, 0] (padded)
+ * assert.deepEqual(dead_valid.data, new Uint8Array([1, 1, 0]));
+ * assert.throws(() => deadFeatureFeeds(dead, 1), /more than 1 dead features/);
+ * ```
+ */
 export function deadFeatureFeeds(dead: Uint8Array, capacity?: number): Record<string, Tensor> {
   if (capacity === undefined) {
     return { dead_mask: { dtype: "bool", shape: [dead.length], data: dead } };
@@ -70,7 +84,35 @@ function rowNorm(g: Graph, v: Value): Value {
   return g.sqrt(g.reduceSum(g.mul(v, v), [-1], true)); // [.., 1]
 }
 
-/** The step spec for `buildTrainStep` / `Trainer`. */
+/**
+ * The step spec for `buildTrainStep` / `Trainer`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "../graph/session.ts";
+ * import { full } from "../tensor/tensor.ts";
+ * import { initialState, Trainer } from "../train/trainer.ts";
+ * import { initialTranscoderParams } from "./transcoder.ts";
+ * import { deadFeatureFeeds, transcoderStepSpec } from "./training_step.ts";
+ * const o = { d_in: 4, d_sae: 8, d_out: 4, batch: 2, l1Coefficient: 1e-3, useGhostGrads: true };
+ * const state = initialState(initialTranscoderParams(o, 0));
+ * const trainer = await Trainer.create(new Runtime(), transcoderStepSpec(o), state, {
+ *   name: "constant",
+ *   lr: 1e-3,
+ *   totalSteps: 10,
+ * });
+ * const x = full([2, 4], 0.5), y = full([2, 4], 1);
+ * const dead = new Uint8Array(8).fill(1); // ghost gradients for every feature
+ * const r = await trainer.step({ x, y, ...deadFeatureFeeds(dead) });
+ * r.outputs.fired.shape; // [8]: rows where each feature fired
+ * assert.equal(trainer.state.step, 1);
+ * const part = (name: string) => Number(r.outputs[name].data[0]);
+ * // loss = mse + l1 + ghost
+ * assert.ok(Math.abs(r.loss - part("mse_loss") - part("l1_loss") - part("ghost_loss")) < 1e-5);
+ * assert.ok(part("ghost_loss") > 0);
+ * ```
+ */
 export function transcoderStepSpec(o: TranscoderStepOptions): StepSpec {
   const shapes = transcoderShapes(o);
   return {

@@ -42,7 +42,22 @@ export interface DownloadResult {
   transferred: number;
 }
 
-/** A download that failed; `status` is the HTTP status when the server answered with an error. */
+/**
+ * A download that failed; `status` is the HTTP status when the server answered with an error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { downloadFile, DownloadError } from "./download.ts";
+ * const notFound = (() => Promise.resolve(new Response("no such file", { status: 404 }))) as typeof fetch;
+ * const dir = await Deno.makeTempDir();
+ * const e = await downloadFile("https://example.com/x.bin", `${dir}/x.bin`, { fetch: notFound })
+ *   .catch((e) => e);
+ * e.status; // 404 (a 4xx is not retried)
+ * assert.ok(e instanceof DownloadError && /HTTP 404 for https:\/\/example.com\/x.bin/.test(e.message));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class DownloadError extends Error {
   override name = "DownloadError";
   readonly url: string;
@@ -54,7 +69,26 @@ export class DownloadError extends Error {
   }
 }
 
-/** The downloaded bytes do not have the expected sha256 (the `.part` file was deleted). */
+/**
+ * The downloaded bytes do not have the expected sha256 (the `.part` file was deleted).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { existsSync } from "node:fs";
+ * import { ChecksumError, downloadFile } from "./download.ts";
+ * const serve = (() => Promise.resolve(new Response("hello"))) as typeof fetch;
+ * const dir = await Deno.makeTempDir();
+ * const e = await downloadFile("https://example.com/a.txt", `${dir}/a.txt`, {
+ *   sha256: "0".repeat(64),
+ *   fetch: serve,
+ * }).catch((e) => e);
+ * e.actual; // "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", the sha256 of "hello"
+ * assert.ok(e instanceof ChecksumError);
+ * assert.ok(!existsSync(`${dir}/a.txt`) && !existsSync(`${dir}/a.txt.part`)); // nothing is kept
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class ChecksumError extends DownloadError {
   override name = "ChecksumError";
   readonly expected: string;
@@ -66,7 +100,23 @@ export class ChecksumError extends DownloadError {
   }
 }
 
-/** The host could not be reached at all (DNS failure, connection refused, no route). */
+/**
+ * The host could not be reached at all (DNS failure, connection refused, no route).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { downloadFile, OfflineError } from "./download.ts";
+ * const offline = (() =>
+ *   Promise.reject(new TypeError("client error (Connect): dns error"))) as typeof fetch;
+ * const dir = await Deno.makeTempDir();
+ * const url = "https://huggingface.co/x/resolve/main/a.bin";
+ * const e = await downloadFile(url, `${dir}/a.bin`, { fetch: offline }).catch((e) => e);
+ * e.host; // "huggingface.co" (not retried: there is no one to ask)
+ * assert.ok(e instanceof OfflineError && e.message.startsWith("cannot reach huggingface.co (offline?)"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class OfflineError extends DownloadError {
   override name = "OfflineError";
   readonly host: string;
@@ -84,7 +134,18 @@ export class OfflineError extends DownloadError {
 /** A failure worth another attempt (network error, 5xx, truncated body). */
 class Transient extends Error {}
 
-/** True for a fetch error raised before any connection to the host was made. */
+/**
+ * True for a fetch error raised before any connection to the host was made.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isConnectFailure } from "./download.ts";
+ * const cause = new Error("tcp connect error: Connection refused (os error 111)");
+ * isConnectFailure(new TypeError("error sending request", { cause })); // true (causes are read too)
+ * assert.equal(isConnectFailure(new Error("connection reset by peer")), false); // it was reached
+ * ```
+ */
 export function isConnectFailure(e: unknown): boolean {
   const texts: string[] = [];
   for (let x: unknown = e, depth = 0; x && depth < 5; depth++) {
@@ -190,14 +251,20 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * {@link OfflineError}. In every case `dest` keeps whatever it held before.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { downloadFile } from "./download.ts";
- * const r = await downloadFile(
- *   "https://huggingface.co/openai-community/gpt2/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e/config.json",
- *   "weights/gpt2-small/config.json",
- *   { size: 665, sha256: "0daed7749b4f02b8f76240d5444551d7b08712dab4d0adb8239c56ba823bb7b4" },
- * );
- * r.skipped; // true on the second run
+ * // A stand-in server (pass no `fetch` to use the network):
+ * const serve = (() => Promise.resolve(new Response("hello"))) as typeof fetch;
+ * const dir = await Deno.makeTempDir();
+ * const url = "https://example.com/hello.txt", dest = `${dir}/hello.txt`;
+ * const sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+ * const r = await downloadFile(url, dest, { size: 5, sha256, fetch: serve });
+ * r.skipped; // false
+ * assert.equal(await Deno.readTextFile(dest), "hello");
+ * const again = await downloadFile(url, dest, { size: 5, sha256, fetch: serve });
+ * assert.equal(again.skipped, true); // the second run finds it complete
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function downloadFile(

@@ -107,7 +107,22 @@ export async function fileState(file: PlannedFile, lock: Lock): Promise<FileStat
   return { state: "missing", have: 0, size, checksum };
 }
 
-/** Bytes still to download for a file (estimated from `approxSize` when the size is unknown). */
+/**
+ * Bytes still to download for a file (estimated from `approxSize` when the size is unknown).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesToGet, planDownloads } from "./install.ts";
+ * import { REGISTRY } from "./registry.ts";
+ * const [config] = planDownloads(REGISTRY, ["gpt2-small"], { dir: "weights" });
+ * const partial = { state: "partial", have: 65, size: 665, checksum: "pinned" } as const;
+ * bytesToGet(config, partial); // { bytes: 600, exact: true }
+ * const [pt] = planDownloads(REGISTRY, ["gpt2-small-transcoders"], { dir: "weights" });
+ * const estimate = bytesToGet(pt, { state: "missing", have: 0, size: null, checksum: "tofu" });
+ * assert.deepEqual(estimate, { bytes: 151_000_000, exact: false }); // from approxSize
+ * ```
+ */
 export function bytesToGet(file: PlannedFile, state: FileState): { bytes: number; exact: boolean } {
   if (state.state === "present") return { bytes: 0, exact: true };
   const size = state.size ?? file.approxSize ?? 0;
@@ -147,10 +162,28 @@ export interface InstallSummary {
  * `.part` is kept for resuming).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { installWeights, planDownloads } from "./install.ts";
- * import { REGISTRY } from "./registry.ts";
- * const summary = await installWeights(planDownloads(REGISTRY, ["gpt2-small"], { dir: "weights" }), { dir: "weights" });
+ * import { readLock } from "./lock.ts";
+ * import type { Registry } from "./registry.ts";
+ * // A one-file set without a published sha256, and a stand-in server (omit `fetch` for the network):
+ * const registry: Registry = {
+ *   demo: {
+ *     kind: "model",
+ *     description: "demo",
+ *     files: [{ url: "https://huggingface.co/x/a.txt", dest: "demo/a.txt", size: null, sha256: null }],
+ *   },
+ * };
+ * const serve = (() => Promise.resolve(new Response("hello"))) as typeof fetch;
+ * const dir = await Deno.makeTempDir();
+ * const plan = planDownloads(registry, ["demo"], { dir });
+ * const summary = await installWeights(plan, { dir, fetch: serve, quiet: true, log: () => {} });
+ * summary.recorded; // ["demo/a.txt"]: its sha256 went to the lock file (trust on first use)
+ * assert.equal((await readLock(summary.lockPath)).files[plan[0].url].size, 5);
+ * const again = await installWeights(plan, { dir, fetch: serve, quiet: true, log: () => {} });
+ * assert.deepEqual(again.present, ["demo/a.txt"]); // verified against the lock file, not fetched
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function installWeights(

@@ -8,7 +8,16 @@
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../formats/safetensors.ts";
 
-/** The lock file's name inside the weights folder. */
+/**
+ * The lock file's name inside the weights folder.
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { LOCK_FILE } from "./lock.ts";
+ * join("weights", LOCK_FILE); // "weights/checksums.lock.json"
+ * ```
+ */
 export const LOCK_FILE = "checksums.lock.json";
 
 /** What was recorded for one URL. */
@@ -26,7 +35,19 @@ export interface Lock {
   files: Record<string, LockEntry>;
 }
 
-/** Thrown for a lock file that cannot be used. */
+/**
+ * Thrown for a lock file that cannot be used.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LockError, readLock } from "./lock.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/checksums.lock.json`, '{"files": {"https://x/a": {"size": 5}}}');
+ * await assert.rejects(readLock(`${dir}/checksums.lock.json`), LockError); // no sha256
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class LockError extends Error {
   override name = "LockError";
 }

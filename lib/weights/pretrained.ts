@@ -15,10 +15,29 @@ import { loadTranscoderSet } from "../transcoder/load.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
-/** The weights folder of this package. */
+/**
+ * The weights folder of this package.
+ *
+ * @example
+ * ```ts
+ * import { existsSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { WEIGHTS_DIR } from "./pretrained.ts";
+ * existsSync(join(WEIGHTS_DIR, "tiny", "config.json")); // true: the committed model
+ * ```
+ */
 export const WEIGHTS_DIR: string = fileURLToPath(new URL("../../weights/", import.meta.url));
 
-/** The named weight sets and how to get each. */
+/**
+ * The named weight sets and how to get each.
+ *
+ * @example
+ * ```ts
+ * import { PRETRAINED } from "./pretrained.ts";
+ * Object.keys(PRETRAINED); // ["tiny", "gpt2-small"]
+ * PRETRAINED["gpt2-small"].howToGet; // "run: deno task setup --model gpt2-small --transcoders gpt2-small"
+ * ```
+ */
 export const PRETRAINED: Readonly<Record<string, { dir: string; howToGet: string }>> = {
   tiny: {
     dir: "tiny",
@@ -63,9 +82,19 @@ export interface Pretrained {
  * Loads a model and the transcoders in its `transcoders/` folder.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadPretrained } from "./pretrained.ts";
- * const { model, transcoders } = await loadPretrained("tiny");
+ * const { model, transcoders, logSparsity } = await loadPretrained("tiny");
+ * model.cfg.d_model; // 96
+ * transcoders.map((t) => t?.cfg.d_sae); // [2048, 2048, 2048, 2048]: one per layer
+ * logSparsity[0]?.shape; // [2048]
+ * const tokens = model.toTokens("The cat sat on the mat.");
+ * const clean = await model.loss(tokens) as number;
+ * // the same text with MLP 1 replaced by its transcoder:
+ * const mlpReplacements = new Map([[1, transcoders[1]!.asReplacement()]]);
+ * const spliced = await model.loss(tokens, { mlpReplacements }) as number;
+ * assert.ok(Number.isFinite(clean) && Number.isFinite(spliced));
  * ```
  */
 export async function loadPretrained(

@@ -9,7 +9,18 @@
  * @module
  */
 
-/** The Hugging Face endpoint every registry URL starts with. */
+/**
+ * The Hugging Face endpoint every registry URL starts with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HF_ENDPOINT, REGISTRY } from "./registry.ts";
+ * HF_ENDPOINT; // "https://huggingface.co"
+ * const urls = Object.values(REGISTRY).flatMap((s) => s.files.map((f) => f.url));
+ * assert.ok(urls.every((u) => u.startsWith(`${HF_ENDPOINT}/`)));
+ * ```
+ */
 export const HF_ENDPOINT = "https://huggingface.co";
 
 /**
@@ -18,10 +29,30 @@ export const HF_ENDPOINT = "https://huggingface.co";
  * sha256 `0daed774…b7b4`) several independent public projects pin and verify (e.g. asset pins
  * `SOURCE_FILE_PINS`, a Hugging Face cache listing of `models--gpt2/snapshots/607a30d7…` holding
  * blob `248dfc39…a707`, and release-gate manifests with the same size and hashes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GPT2_REVISION, REGISTRY } from "./registry.ts";
+ * const url = REGISTRY["gpt2-small"].files[0].url;
+ * GPT2_REVISION.slice(0, 7); // "607a30d"
+ * assert.equal(url, `https://huggingface.co/openai-community/gpt2/resolve/${GPT2_REVISION}/config.json`);
+ * ```
  */
 export const GPT2_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e";
 
-/** `pchlenski/gpt2-transcoders` HEAD commit ("Upload 2 files", after "Upload 24 files"). */
+/**
+ * `pchlenski/gpt2-transcoders` HEAD commit ("Upload 2 files", after "Upload 24 files").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { REGISTRY, TRANSCODERS_REVISION } from "./registry.ts";
+ * const files = REGISTRY["gpt2-small-transcoders"].files;
+ * const prefix = `https://huggingface.co/pchlenski/gpt2-transcoders/resolve/${TRANSCODERS_REVISION}/`;
+ * assert.ok(files.every((f) => f.url.startsWith(prefix)));
+ * ```
+ */
 export const TRANSCODERS_REVISION = "4f3ca345572ce2d75018a60d10b4dca8bd899e99";
 
 /** One file of a weight set. */
@@ -135,7 +166,18 @@ export function resolveUrl(url: string, endpoint: string = HF_ENDPOINT): string 
   return url.startsWith(`${HF_ENDPOINT}/`) ? base + url.slice(HF_ENDPOINT.length) : url;
 }
 
-/** Thrown for a registry (file) that is not of the expected shape. */
+/**
+ * Thrown for a registry (file) that is not of the expected shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryError, validateRegistry } from "./registry.ts";
+ * const file = { url: "https://x/a", dest: "../a", size: null, sha256: null };
+ * const bad = { mine: { kind: "model", description: "", files: [file] } };
+ * assert.throws(() => validateRegistry(bad, "reg.json"), RegistryError); // dest leaves the weights folder
+ * ```
+ */
 export class RegistryError extends Error {
   override name = "RegistryError";
 }
