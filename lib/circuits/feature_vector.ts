@@ -82,7 +82,7 @@ export function formatContrib(x: number): string {
  * ```
  */
 export function componentString(c: Component, showToken = true): string {
-  const attn = c.type === "attn" ? `[${c.head}]` : "";
+  const attn = c.type === "attn" && c.head !== undefined ? `[${c.head}]` : "";
   const feature = c.featureType !== undefined && c.featureIndex !== undefined
     ? `${c.featureType}[${c.featureIndex}]`
     : "";
@@ -127,6 +127,20 @@ export function featureVectorString(
 
 /**
  * A path (root first) as the reference prints it: `mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Component, type FeatureVector, pathString } from "./feature_vector.ts";
+ * const node = (c: Component, contrib: number): FeatureVector =>
+ *   ({ componentPath: [c], vector: new Float64Array(0), layer: c.layer, sublayer: "resid_mid", token: c.token!, contrib, error: 0 });
+ * const path = [
+ *   node({ layer: 8, type: "mlp", token: -1, featureType: "tc", featureIndex: 89 }, 7.57),
+ *   node({ layer: 0, type: "mlp", token: 9, featureType: "tc", featureIndex: 8829 }, 0.8468),
+ * ];
+ * pathString(path); // "mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85"
+ * assert.equal(pathString(path, { showContrib: false }), "mlp8tc[89]@-1 <- mlp0tc[8829]@9");
+ * ```
  */
 export function pathString(
   path: readonly FeatureVector[],
@@ -136,7 +150,25 @@ export function pathString(
     .join(" <- ");
 }
 
-/** The last component of a feature vector's path. */
+/**
+ * The last component of a feature vector's path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lastComponent } from "./feature_vector.ts";
+ * const fv = {
+ *   componentPath: [
+ *     { layer: 3, type: "mlp" as const, token: -1, featureType: "tc" as const, featureIndex: 7 },
+ *     { layer: 1, type: "attn" as const, head: 2, token: 4 },
+ *   ],
+ *   vector: new Float64Array(0), layer: 1, sublayer: "resid_pre" as const, token: 4, error: 0,
+ * };
+ * lastComponent(fv); // { layer: 1, type: "attn", head: 2, token: 4 }
+ * assert.equal(lastComponent(fv)?.head, 2);
+ * assert.equal(lastComponent({ ...fv, componentPath: [] }), undefined);
+ * ```
+ */
 export function lastComponent(fv: FeatureVector): Component | undefined {
   return fv.componentPath[fv.componentPath.length - 1];
 }

@@ -22,8 +22,18 @@ import type { FeatureFilter } from "./filters.ts";
  * `resid_mid` of its layer (or, with `useEncoder: false`, its decoder row at `mlp_out`).
  *
  * @example
- * ```ts ignore
- * const fv = transcoderFeatureVector(transcoders[8], 89); // prints as mlp8tc[89]@-1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * import { featureVectorString } from "./feature_vector.ts";
+ * import { transcoderFeatureVector } from "./paths.ts";
+ * const tc = Transcoder.random(mlpTranscoderConfig(8, { d_in: 16, d_sae: 100 }), 0);
+ * const fv = transcoderFeatureVector(tc, 89);
+ * featureVectorString(fv); // "mlp8tc[89]@-1"
+ * [fv.layer, fv.sublayer, fv.vector.length]; // [8, "resid_mid", 16]
+ * assert.equal(fv.vector[2], tc.W_enc.data[2 * 100 + 89]); // the encoder column W_enc[:, 89]
+ * assert.equal(transcoderFeatureVector(tc, 89, { useEncoder: false }).sublayer, "mlp_out");
+ * assert.throws(() => transcoderFeatureVector(tc, 100), RangeError);
  * ```
  */
 export function transcoderFeatureVector(
@@ -54,8 +64,19 @@ export function transcoderFeatureVector(
 
 /**
  * A feature vector for any direction, e.g. a logit difference `W_U[:, a] - W_U[:, b]` at the
- * last `resid_post` (then give `lnFinal: true` to scale it by ln_final's constant when used as a
- * root through `greedyTopPaths`).
+ * last `resid_post`. As in the reference, the direction is read on the residual stream itself (no
+ * ln_final scaling), and without a `component` the node is an MLP component of that layer with no
+ * feature, printed `mlp{layer}@{token}` (the reference's greater-than target prints `mlp11@-1`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { directionFeatureVector } from "./paths.ts";
+ * const fv = directionFeatureVector([1, 0, -1], { layer: 3, sublayer: "resid_post" });
+ * [fv.layer, fv.sublayer, fv.token]; // [3, "resid_post", -1]
+ * fv.vector; // Float64Array [1, 0, -1]
+ * assert.equal(fv.componentPath.length, 1);
+ * ```
  */
 export function directionFeatureVector(
   vector: ArrayLike<number>,
@@ -67,7 +88,7 @@ export function directionFeatureVector(
   },
 ): FeatureVector {
   return {
-    componentPath: [component ?? { layer, type: sublayer === "mlp_out" ? "mlp" : "attn", token }],
+    componentPath: [component ?? { layer, type: "mlp", token }],
     vector: Float64Array.from(vector),
     layer,
     sublayer,
@@ -76,7 +97,26 @@ export function directionFeatureVector(
   };
 }
 
-/** The logit-difference direction `W_U[:, a] - W_U[:, b]` `[d_model]`. */
+/**
+ * The logit-difference direction `W_U[:, a] - W_U[:, b]` `[d_model]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { CircuitContext } from "./context.ts";
+ * import { directionFeatureVector, logitDifference, rootFeatureVector } from "./paths.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat.");
+ * const cat = model.toSingleToken(" cat"), dog = model.toSingleToken(" dog");
+ * const d = logitDifference(ctx, cat, dog);
+ * d.length; // 96 (d_model)
+ * // As a root at the last resid_post: its contribution is the residual stream's reading of it.
+ * const root = rootFeatureVector(ctx, directionFeatureVector(d, { layer: 3, sublayer: "resid_post" }));
+ * root.contrib; // 5.1458...
+ * assert.throws(() => logitDifference(ctx, cat, 50257), RangeError); // outside the vocabulary
+ * ```
+ */
 export function logitDifference(ctx: CircuitContext, a: number, b: number): Float64Array {
   const WU = ctx.weight("unembed.W_U"), V = ctx.model.cfg.d_vocab, d = ctx.model.cfg.d_model;
   for (const [name, x] of [["a", a], ["b", b]] as const) {
@@ -89,14 +129,30 @@ export function logitDifference(ctx: CircuitContext, a: number, b: number): Floa
 
 /**
  * The root as greedy search uses it: a transcoder feature at `resid_mid` is scaled by its LN2
- * constant and gets its activation as contribution.
+ * constant and gets its activation as contribution; any other vector gets its projection on the
+ * residual stream as contribution. A vector that already has a contribution (a root made here, or
+ * a child found by a search) is returned unchanged, so applying this twice scales once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { CircuitContext } from "./context.ts";
+ * import { featureVectorString } from "./feature_vector.ts";
+ * import { rootFeatureVector, transcoderFeatureVector } from "./paths.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat.");
+ * const root = rootFeatureVector(ctx, transcoderFeatureVector(transcoders[3]!, 1477));
+ * featureVectorString(root); // "mlp3tc[1477]@-1: 0.93"
+ * assert.equal(root.contrib, ctx.featureActs(3, -1)[1477]); // the feature's activation
+ * ```
  */
 export function rootFeatureVector(ctx: CircuitContext, fv: FeatureVector): FeatureVector {
   const last = fv.componentPath[fv.componentPath.length - 1];
   const t = ctx.pos(fv.token);
   if (
-    fv.sublayer === "resid_mid" && last?.featureType === "tc" && last.featureIndex !== undefined &&
-    ctx.transcoders[fv.layer]
+    fv.contrib === undefined && fv.sublayer === "resid_mid" && last?.featureType === "tc" &&
+    last.featureIndex !== undefined && ctx.transcoders[fv.layer]
   ) {
     const c = ctx.lnConstant(fv.vector, fv.layer, t, "ln2");
     return {
@@ -132,9 +188,19 @@ export interface GreedyOptions {
  * iteration, the kept paths (root first).
  *
  * @example
- * ```ts ignore
- * const paths = greedyTopPaths(ctx, transcoderFeatureVector(transcoders[3], 12), { numIters: 3, numBranches: 15 });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { CircuitContext } from "./context.ts";
+ * import { pathString } from "./feature_vector.ts";
+ * import { greedyTopPaths, transcoderFeatureVector } from "./paths.ts";
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat.");
+ * const paths = greedyTopPaths(ctx, transcoderFeatureVector(transcoders[3]!, 1477), { numIters: 2, numBranches: 3 });
+ * paths.length; // 2 (one list per iteration)
  * paths[0].map((p) => pathString(p));
+ * // ["mlp3tc[1477]@-1: 0.93 <- mlp0tc[1372]@7: 0.41", "mlp3tc[1477]@-1: 0.93 <- mlp0tc[753]@7: 0.35", ...]
+ * assert.ok(paths[1].every((p) => p.length === 3));
  * ```
  */
 export function greedyTopPaths(

@@ -4,11 +4,27 @@
  * terminal.
  *
  * @example
- * ```ts ignore
- * showPaths(greedyTopPaths(ctx, fv, { numIters: 3, numBranches: 15 }));   // cell value: a table
- * showGraph(addErrorNodes(ctx, pathsToGraph(paths)), { tokens });         // the graph by layer
- * showEval(await evaluateTranscoders(model, transcoders, rows));
- * await show(showTokens(tokens, acts, { current: 9 }));                  // terminal: text
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CircuitContext } from "../circuits/context.ts";
+ * import { addErrorNodes, pathsToGraph } from "../circuits/graph.ts";
+ * import { greedyTopPaths, transcoderFeatureVector } from "../circuits/paths.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { show } from "./jupyter.ts";
+ * import { showGraph, showPaths, showTokens } from "./show.ts";
+ * const { model, transcoders } = await loadPretrained("tiny"); // the committed 4-layer model
+ * const prompt = "The cat sat on the mat";
+ * const ctx = await CircuitContext.create(model, transcoders, prompt);
+ * const tokens = model.toStrTokens(prompt);
+ * const fv = transcoderFeatureVector(transcoders[3]!, 1103); // mlp3tc[1103]@-1
+ * const paths = greedyTopPaths(ctx, fv, { numIters: 2, numBranches: 3 });
+ * const table = showPaths(paths); // as a cell's value: a table
+ * const graph = showGraph(addErrorNodes(ctx, pathsToGraph(paths)), { tokens }); // the graph by layer
+ * const acts = tokens.map((_, t) => ctx.featureActs(3, t)[1103]);
+ * await show(showTokens(tokens, acts, { current: -1 })); // in a terminal: text
+ * // prints "<|endoftext|>The cat sat(0.35) on(0.94) the(1.37)[[ mat]](0.91)"
+ * assert.match(table.text, /^Path \[0\]\[0\]: mlp3tc\[1103\]@-1: 0\.91 <- /);
+ * assert.ok(graph.html.includes("<svg") && graph.text.includes("tc_error"));
  * ```
  *
  * @module
@@ -110,6 +126,19 @@ export interface TopTokensOptions extends TopBottomLabels {
 /**
  * Top and bottom tokens (logit effects, de-embeddings), with an optional histogram of all
  * values beside the table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showTopTokens } from "./show.ts";
+ * const d = showTopTokens({
+ *   top: [{ token: " rifles", value: 10.275 }, { token: " guns", value: 9.371 }],
+ *   bottom: [{ token: "aters", value: -3.79 }],
+ * }, { values: [10.275, 9.371, -3.79, 0.5, -1.2, 0.1] }); // values: all logit effects
+ * d.text.split("\n")[2]; // '"aters"              -3.790  " rifles"         +10.275'
+ * assert.ok(d.text.includes("logit effect: 6 finite values")); // the histogram's text
+ * assert.ok(d.html.includes("<svg"));
+ * ```
  */
 export function showTopTokens(
   data: TopBottom<RankedToken>,
@@ -137,7 +166,20 @@ export interface TopFeaturesOptions extends TopBottomLabels {
   scatter?: ScatterOptions;
 }
 
-/** Most negative and positive features (pullbacks), with an optional scatter of all of them. */
+/**
+ * Most negative and positive features (pullbacks), with an optional scatter of all of them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showTopFeatures } from "./show.ts";
+ * import { topBottomFeatures } from "./tables.ts";
+ * const pullback = Float32Array.of(0.5, -2, 3, 0, 1.25); // e.g. W_dec @ v, one value per feature
+ * const d = showTopFeatures(topBottomFeatures(pullback, 2), { layer: 2, values: pullback });
+ * d.text.split("\n")[2]; // "mlp2tc[1]                          -2.000  mlp2tc[2]                          +3.000"
+ * assert.ok(d.text.endsWith("top: 2 (3.0000), 4 (1.2500), 0 (0.5000), 3 (0.0000), 1 (-2.0000)"));
+ * ```
+ */
 export function showTopFeatures(
   data: TopBottom<RankedFeature>,
   opts: TopFeaturesOptions = {},
@@ -153,7 +195,26 @@ export function showTopFeatures(
   ]);
 }
 
-/** Circuit paths (flat, or greedy search's per-iteration lists): `Path [i][j]: a <- b`. */
+/**
+ * Circuit paths (flat, or greedy search's per-iteration lists): `Path [i][j]: a <- b`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showPaths } from "./show.ts";
+ * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
+ *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
+ *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
+ * });
+ * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
+ * String(showPaths([[[root, a], [root, b]]])); // per-iteration lists, as greedyTopPaths returns
+ * // "Path [0][0]: mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85\nPath [0][1]: mlp8tc[89]@-1: 7.6 <- mlp2tc[7620]@9: 0.41"
+ * assert.equal(
+ *   showPaths([[root, a], [root, b]], { limit: 1 }).text,
+ *   "Path [0]: mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85\n… 1 more path",
+ * );
+ * ```
+ */
 export function showPaths(
   paths: readonly FeatureVector[][] | readonly FeatureVector[][][],
   opts: { title?: string; limit?: number } = {},
@@ -161,7 +222,24 @@ export function showPaths(
   return pathsTable(paths, opts);
 }
 
-/** A circuit graph laid out by layer (SVG), with a text listing of nodes and their children. */
+/**
+ * A circuit graph laid out by layer (SVG), with a text listing of nodes and their children.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pathsToGraph } from "../circuits/graph.ts";
+ * import { showGraph } from "./show.ts";
+ * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
+ *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
+ *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
+ * });
+ * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
+ * const d = showGraph(pathsToGraph([[root, a], [root, b]]), { title: "mlp8tc[89]" });
+ * d.text.split("\n").slice(0, 3); // ["mlp8tc[89]", "Circuit graph: 3 nodes, 2 edges", "mlp8tc[89]@-1: 7.6  (layer 8.5)"]
+ * assert.equal(d.html.match(/<circle/g)?.length, 3);
+ * ```
+ */
 export function showGraph(
   graph: CircuitGraph,
   opts: CircuitGraphOptions & { title?: string } = {},
@@ -178,6 +256,26 @@ export type EvalResult =
 /**
  * Transcoder evaluations: the per-layer table, the all-layers table, and optionally one
  * histogram of log10 feature frequencies per layer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showEval } from "./show.ts";
+ * // What evaluateTranscoders(model, transcoders, rows) returns:
+ * const res = {
+ *   perLayer: [{
+ *     layer: 8, l0: 84.2, nmse: 0.1032, explainedVariance: 0.8968, ceClean: 3.2571,
+ *     ceReplaced: 3.3304, ceZeroAblated: 4.5032, ceScore: 0.9412, kl: 0.0791, deadFeatures: 12,
+ *     liveFeatures: 3, logFrequencies: Float32Array.of(-2.1, -3.5, -3.9, -10),
+ *   }],
+ *   all: { layers: [8], ceClean: 3.2571, ceReplaced: 3.3304, ceZeroAblated: 4.5032, ceScore: 0.9412, kl: 0.0791 },
+ *   tokens: 1024,
+ * };
+ * const d = showEval(res, { frequencyHistograms: true });
+ * d.text.split("\n")[0]; // "1024 tokens evaluated"
+ * assert.ok(d.text.includes("All layers replaced (8)"));
+ * assert.ok(d.text.includes("layer 8: log10 feature frequency: 4 finite values"));
+ * ```
  */
 export function showEval(
   res: EvalResult,
@@ -209,17 +307,60 @@ export function showEval(
   return stack(parts, { title });
 }
 
-/** An activation-examples dashboard (see `activationDashboard`). */
+/**
+ * An activation-examples dashboard (see `activationDashboard`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showDashboard } from "./show.ts";
+ * const d = showDashboard({
+ *   title: "mlp8tc[89]",
+ *   firingFrequency: 0.001137,
+ *   topExamples: [{ tokens: [" L", "115", "A", "1"], values: [0, 0, 8.62, 0], position: 2, example: 17, token: 40 }],
+ * });
+ * d.text; // "mlp8tc[89]\nFiring frequency: 0.1137%\nTop examples\n  Example 17, token 40: 8.62:  L115[[A]](8.62)1"
+ * assert.ok(d.html.includes("<details open"));
+ * ```
+ */
 export function showDashboard(d: ActivationDashboard, opts: DashboardOptions = {}): Displayable {
   return activationDashboard(d, opts);
 }
 
-/** A feature card (see `featureCard`). */
+/**
+ * A feature card (see `featureCard`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showFeatureCard } from "./show.ts";
+ * const card = showFeatureCard({
+ *   title: "mlp0tc[7829]",
+ *   logFrequency: -2.944,
+ *   logits: { top: [{ token: " rifles", value: 1.2 }], bottom: [{ token: "aters", value: -0.8 }] },
+ *   ovNorms: [[1, 2], [3, 4]], // [layers][heads]
+ * });
+ * card.text.split("\n").slice(0, 3); // ["mlp0tc[7829]", "============", ""]
+ * assert.ok(card.text.includes("log10 frequency: -2.944 (0.1138%)"));
+ * assert.ok(card.text.includes("largest: L1H1 4.00"));
+ * ```
+ */
 export function showFeatureCard(d: FeatureCardData, opts: DashboardOptions = {}): Displayable {
   return featureCard(d, opts);
 }
 
-/** A histogram (e.g. log10 feature frequencies, logit effects with `signColors`). */
+/**
+ * A histogram (e.g. log10 feature frequencies, logit effects with `signColors`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showHistogram } from "./show.ts";
+ * const d = showHistogram([-2, -1, 1, 2, 3], { signColors: true, xLabel: "logit effect", title: "mlp8tc[89]" });
+ * d.text.split("\n").slice(0, 2); // ["mlp8tc[89]", "logit effect: 5 finite values"]
+ * assert.ok(d.html.includes(`fill="#d62728"`)); // negative bins red
+ * ```
+ */
 export function showHistogram(
   values: HistogramInput,
   opts: HistogramOptions & { title?: string } = {},
@@ -228,6 +369,7 @@ export function showHistogram(
     opts.title,
     histogramSvg(values, opts),
     histogramText(values, {
+      bins: opts.bins,
       domain: opts.domain,
       splitAtZero: opts.splitAtZero ?? opts.signColors,
       xLabel: opts.xLabel,
@@ -235,7 +377,18 @@ export function showHistogram(
   );
 }
 
-/** A heatmap (e.g. OV de-embedding norms `[layers][heads]`). */
+/**
+ * A heatmap (e.g. OV de-embedding norms `[layers][heads]`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showHeatmap } from "./show.ts";
+ * const d = showHeatmap([[1, 2], [3, 4.5]], { title: "OV de-embedding norms" });
+ * d.text; // "OV de-embedding norms\n     H0   H1\nL0 1.00 2.00\nL1 3.00 4.50\nlargest: L1H1 4.50, L1H0 3.00, L0H1 2.00"
+ * assert.equal(d.html.match(/<rect/g)?.length, 4); // one cell each
+ * ```
+ */
 export function showHeatmap(
   matrix: readonly ArrayLike<number>[],
   opts: HeatmapOptions & { title?: string } = {},
@@ -243,7 +396,18 @@ export function showHeatmap(
   return titled(opts.title, heatmapSvg(matrix, opts), heatmapText(matrix));
 }
 
-/** A scatter of values against their index (e.g. a pullback over all transcoder features). */
+/**
+ * A scatter of values against their index (e.g. a pullback over all transcoder features).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { showScatter } from "./show.ts";
+ * const d = showScatter([0.1, -0.2, 0.3, 0], { labelTop: 2, title: "pullback" });
+ * d.text; // "pullback\nConnection strength: 4 values, 3 nonzero, min -0.2000, max 0.3000\ntop: 2 (0.3000), 0 (0.1000)"
+ * assert.equal(d.html.match(/<circle/g)?.length, 4);
+ * ```
+ */
 export function showScatter(
   values: ArrayLike<number>,
   opts: ScatterOptions & { title?: string } = {},

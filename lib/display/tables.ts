@@ -45,7 +45,18 @@ export interface RankedToken {
   id?: number;
 }
 
-/** The text of a ranked token: `token` when it is a string, else `str` (or `#id`). */
+/**
+ * The text of a ranked token: `token` when it is a string, else `str` (or `#id`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rankedTokenText } from "./tables.ts";
+ * rankedTokenText({ token: " cat", value: 2.5 }); // " cat"
+ * rankedTokenText({ token: 3797, str: " cat", value: 2.5 }); // " cat" (rankTokens' shape)
+ * assert.equal(rankedTokenText({ token: 3797, value: 2.5 }), "#3797"); // no text known
+ * ```
+ */
 export function rankedTokenText(t: RankedToken): string {
   return typeof t.token === "string" ? t.token : t.str ?? `#${t.token}`;
 }
@@ -91,7 +102,23 @@ export function topBottomIndices(
   return { top: desc.slice(0, k).map(pick), bottom: asc.slice(0, k).map(pick) };
 }
 
-/** Top/bottom k tokens of a vocabulary-sized vector, decoded with `decode(id)`. */
+/**
+ * Top/bottom k tokens of a vocabulary-sized vector, decoded with `decode(id)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeTokens, GPT2_VOCAB_SIZE, singleToken } from "../tokenizer/gpt2_tokenizer.ts";
+ * import { topBottomTokens } from "./tables.ts";
+ * const effects = new Float32Array(GPT2_VOCAB_SIZE); // e.g. a feature's logit effects W_dec[i] @ W_U
+ * effects[singleToken(" rifle")] = 2.5;
+ * effects[singleToken(" gun")] = 1.25;
+ * effects[singleToken(" flower")] = -0.75;
+ * const { top, bottom } = topBottomTokens(effects, (id) => decodeTokens([id]), 2);
+ * top.map((t) => t.token); // [" rifle", " gun"]
+ * assert.deepEqual(bottom[0], { token: " flower", value: -0.75, id: singleToken(" flower") });
+ * ```
+ */
 export function topBottomTokens(
   values: ArrayLike<number>,
   decode: (id: number) => string,
@@ -106,7 +133,18 @@ export function topBottomTokens(
   return { top: top.map(tv), bottom: bottom.map(tv) };
 }
 
-/** Top/bottom k features of a `[d_sae]` vector (e.g. a pullback `W_dec @ v`). */
+/**
+ * Top/bottom k features of a `[d_sae]` vector (e.g. a pullback `W_dec @ v`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { topBottomFeatures } from "./tables.ts";
+ * const tb = topBottomFeatures([0.5, -2, 3, 1], 1);
+ * tb; // { top: [{ feature: 2, value: 3 }], bottom: [{ feature: 1, value: -2 }] }
+ * assert.deepEqual(tb, { top: [{ feature: 2, value: 3 }], bottom: [{ feature: 1, value: -2 }] });
+ * ```
+ */
 export function topBottomFeatures(values: ArrayLike<number>, k = 7): TopBottom<RankedFeature> {
   const { top, bottom } = topBottomIndices(values, k);
   const fv = ({ index, value }: { index: number; value: number }) => ({ feature: index, value });
@@ -139,7 +177,17 @@ function tokenCellHtml(t: string): string {
   }</code>`;
 }
 
-/** A token as the text tables print it: JSON-quoted, so spaces and newlines show. */
+/**
+ * A token as the text tables print it: JSON-quoted, so spaces and newlines show.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tokenLiteral } from "./tables.ts";
+ * tokenLiteral(" caught"); // '" caught"'
+ * assert.equal(tokenLiteral(".\n"), '".\\n"'); // the newline prints as \n
+ * ```
+ */
 export function tokenLiteral(t: string): string {
   return JSON.stringify(t);
 }
@@ -195,7 +243,18 @@ export function tokensTable(
   );
 }
 
-/** A feature's printed name: its label, `mlp{layer}tc[{i}]` when a layer is given, or the index. */
+/**
+ * A feature's printed name: its label, `mlp{layer}tc[{i}]` when a layer is given, or the index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { featureName } from "./tables.ts";
+ * featureName({ feature: 89, value: 1.2 }, 8); // "mlp8tc[89]"
+ * assert.equal(featureName({ feature: 89, value: 1.2 }), "89");
+ * assert.equal(featureName({ feature: 89, value: 1.2, label: "digits" }, 8), "digits");
+ * ```
+ */
 export function featureName(f: RankedFeature, layer?: number): string {
   return f.label ?? (layer === undefined ? String(f.feature) : `mlp${layer}tc[${f.feature}]`);
 }
@@ -246,12 +305,22 @@ const EVAL_COLUMNS: [string, (e: LayerEval) => string][] = [
 ];
 
 /**
- * A table of per-layer transcoder evaluations (one row per layer).
+ * A table of per-layer transcoder evaluations (one row per layer), e.g. the `perLayer` of
+ * `evaluateTranscoders(model, transcoders, rows)`.
  *
  * @example
- * ```ts ignore
- * const { perLayer } = await evaluateTranscoders(model, transcoders, rows);
- * console.log(layerEvalTable(perLayer).text);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layerEvalTable } from "./tables.ts";
+ * const t = layerEvalTable([{
+ *   layer: 8, l0: 84.2, nmse: 0.1032, explainedVariance: 0.8968, ceClean: 3.2571, ceReplaced: 3.3304,
+ *   ceZeroAblated: 4.5032, ceScore: 0.9412, kl: 0.0791, deadFeatures: 12, liveFeatures: 3,
+ *   logFrequencies: Float32Array.of(-2.1, -3.5, -3.9, -10), // [d_sae]
+ * }]);
+ * const lines = t.text.split("\n");
+ * lines[0]; // "layer     L0    NMSE  expl. var  CE clean  CE replaced  CE zero-abl.  CE score      KL  dead  live"
+ * assert.equal(lines[2], "8      84.20  0.1032     0.8968    3.2571       3.3304        4.5032    0.9412  0.0791    12   3/4");
+ * assert.ok(t.html.includes(">0.9412</td>"));
  * ```
  */
 export function layerEvalTable(
@@ -267,7 +336,21 @@ export function layerEvalTable(
   );
 }
 
-/** A table of the evaluation with every listed layer replaced at once. */
+/**
+ * A table of the evaluation with every listed layer replaced at once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allLayersEvalTable } from "./tables.ts";
+ * const t = allLayersEvalTable({
+ *   layers: [0, 1, 2], ceClean: 3.2571, ceReplaced: 3.5093, ceZeroAblated: 4.5032, ceScore: 0.8,
+ *   kl: 0.2418,
+ * });
+ * t.text.split("\n")[0]; // "All layers replaced (0, 1, 2)"
+ * assert.ok(t.text.includes("CE score               0.8000"));
+ * ```
+ */
 export function allLayersEvalTable(
   all: AllLayersEval,
   { title }: { title?: string } = {},
@@ -287,7 +370,26 @@ export function allLayersEvalTable(
   );
 }
 
-/** Paths numbered as the reference prints them: `[i][j]` for per-iteration lists, `[j]` for a flat list. */
+/**
+ * Paths numbered as the reference prints them: `[i][j]` for per-iteration lists, `[j]` for a flat
+ * list; a single path (a list of feature vectors) is numbered `[0]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { numberedPaths } from "./tables.ts";
+ * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
+ *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
+ *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
+ * });
+ * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
+ * numberedPaths([[root, a], [root, b]]).map((p) => p.label); // ["[0]", "[1]"]
+ * // greedy search's per-iteration lists:
+ * const perIter = numberedPaths([[[root, a]], [[root, a, b]]]);
+ * assert.deepEqual(perIter.map((p) => p.label), ["[0][0]", "[1][0]"]);
+ * assert.equal(perIter[1].path.length, 3);
+ * ```
+ */
 export function numberedPaths(
   paths: readonly unknown[],
 ): { label: string; path: FeatureVector[] }[] {
@@ -301,7 +403,10 @@ export function numberedPaths(
       } else if (Array.isArray(x)) walk(x, `${prefix}[${i}]`);
     });
   };
-  walk(paths, "");
+  const isFeatureVector = (x: unknown) =>
+    typeof x === "object" && x !== null && !Array.isArray(x) && "componentPath" in x;
+  if (paths.length > 0 && paths.every(isFeatureVector)) walk([paths], "");
+  else walk(paths, "");
   return out;
 }
 
@@ -341,7 +446,8 @@ export function pathsTable(
   let items = numberedPaths(paths);
   const total = items.length;
   if (limit !== undefined) items = items.slice(0, limit);
-  const more = total > items.length ? `… ${total - items.length} more paths` : "";
+  const rest = total - items.length;
+  const more = rest > 0 ? `… ${rest} more path${rest === 1 ? "" : "s"}` : "";
   const lines = items.map(({ label, path }) => `Path ${label}: ${pathString(path)}`);
   const rows = items.map(({ label, path }) => [
     label,

@@ -19,12 +19,35 @@ export interface GPT2Config {
   act_fn: "gelu_new";
 }
 
-/** Raised for a configuration that is inconsistent or not GPT-2-shaped. */
+/**
+ * Raised for a configuration that is inconsistent or not GPT-2-shaped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, gpt2Config } from "./config.ts";
+ * // 10 is not divisible by 3 heads, so d_head would be 3.33...
+ * assert.throws(() => gpt2Config({ n_layers: 1, d_model: 10, n_heads: 3 }), ConfigError);
+ * ```
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Checks a config and returns it; throws a ConfigError naming the bad field. */
+/**
+ * Checks a config and returns it; throws a ConfigError naming the bad field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GPT2_SMALL, validateConfig } from "./config.ts";
+ * validateConfig(GPT2_SMALL).d_model; // 768
+ * assert.throws(() => validateConfig({ ...GPT2_SMALL, d_head: 32 }), {
+ *   name: "ConfigError",
+ *   message: "config: n_heads (12) x d_head (32) must equal d_model (768)",
+ * });
+ * ```
+ */
 export function validateConfig(cfg: GPT2Config): GPT2Config {
   const positive = [
     "n_layers",
@@ -67,6 +90,11 @@ export function validateConfig(cfg: GPT2Config): GPT2Config {
 export function gpt2Config(
   c: Partial<GPT2Config> & Pick<GPT2Config, "n_layers" | "d_model" | "n_heads">,
 ): GPT2Config {
+  if (c.d_head === undefined && !Number.isInteger(c.d_model / c.n_heads)) {
+    throw new ConfigError(
+      `config: d_model (${c.d_model}) is not divisible by n_heads (${c.n_heads}); pass d_head`,
+    );
+  }
   return validateConfig({
     d_head: c.d_model / c.n_heads,
     d_mlp: 4 * c.d_model,
@@ -78,7 +106,18 @@ export function gpt2Config(
   });
 }
 
-/** GPT-2 small (124M). */
+/**
+ * GPT-2 small (124M).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GPT2_SMALL } from "./config.ts";
+ * GPT2_SMALL.d_head; // 64
+ * assert.equal(GPT2_SMALL.d_mlp, 3072);
+ * assert.equal(GPT2_SMALL.d_vocab, 50257);
+ * ```
+ */
 export const GPT2_SMALL: GPT2Config = gpt2Config({ n_layers: 12, d_model: 768, n_heads: 12 });
 
 /**
@@ -128,7 +167,19 @@ export function configFromHf(json: Record<string, unknown>, source = "config.jso
   }
 }
 
-/** A Hugging Face GPT-2 `config.json` object for a config. */
+/**
+ * A Hugging Face GPT-2 `config.json` object for a config.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { configFromHf, configToHf, GPT2_SMALL } from "./config.ts";
+ * const json = configToHf(GPT2_SMALL);
+ * json.n_embd; // 768
+ * assert.equal(json.n_inner, null); // the default 4 d_model
+ * assert.deepEqual(configFromHf(json), GPT2_SMALL); // round trip
+ * ```
+ */
 export function configToHf(cfg: GPT2Config): Record<string, unknown> {
   return {
     architectures: ["GPT2LMHeadModel"],

@@ -16,7 +16,19 @@ import {
 import type { Tensor } from "../tensor/tensor.ts";
 import type { TrainState } from "./trainer.ts";
 
-/** Raised for a checkpoint that cannot be used (corrupt, or from another configuration). */
+/**
+ * Raised for a checkpoint that cannot be used (corrupt, or from another configuration).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CheckpointError, loadCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(loadCheckpoint(`${dir}/none.safetensors`), CheckpointError);
+ * // CheckpointError: checkpoint .../none.safetensors is unreadable: No such file or directory ...
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
@@ -32,7 +44,26 @@ export interface CheckpointMeta {
   extra: Record<string, unknown>;
 }
 
-/** Serialises state and metadata, refusing NaN or infinite values. */
+/**
+ * Serialises state and metadata, refusing NaN or infinite values.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSafetensors } from "../formats/safetensors.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { CheckpointError, serializeCheckpoint } from "./checkpoint.ts";
+ * import { initialState } from "./trainer.ts";
+ * const state = initialState(new Map([["w", tensor(new Float32Array([1, 2]), [2])]]));
+ * const meta = { kind: "demo", config: { lr: 0.1 }, step: 0, extra: {} };
+ * const file = parseSafetensors(serializeCheckpoint(state, meta));
+ * assert.deepEqual([...file.tensors.keys()], ["param.w", "adam_m.w", "adam_v.w"]);
+ * file.metadata.checkpoint; // '{"kind":"demo","config":{"lr":0.1},"step":0,"extra":{}}'
+ * state.params.get("w")!.data[1] = NaN;
+ * assert.throws(() => serializeCheckpoint(state, meta), CheckpointError);
+ * // CheckpointError: refusing to checkpoint step 0: param "w" has a non-finite value NaN at 1
+ * ```
+ */
 export function serializeCheckpoint(state: TrainState, meta: CheckpointMeta): Uint8Array {
   const tensors = new Map<string, Tensor>();
   for (
@@ -46,7 +77,7 @@ export function serializeCheckpoint(state: TrainState, meta: CheckpointMeta): Ui
       for (let i = 0; i < d.length; i++) {
         if (!Number.isFinite(d[i])) {
           throw new CheckpointError(
-            `refusing to checkpoint step ${meta.step}: ${prefix} "${k}" has a non-finite value ${
+            `refusing to checkpoint step ${state.step}: ${prefix} "${k}" has a non-finite value ${
               d[i]
             } at ${i}`,
           );
@@ -64,8 +95,21 @@ export function serializeCheckpoint(state: TrainState, meta: CheckpointMeta): Ui
  * Writes a checkpoint to `path`, keeping the previous one as `<path>.prev`.
  *
  * @example
- * ```ts ignore
- * await saveCheckpoint("runs/tiny/checkpoint.safetensors", trainer.state, { kind: "gpt2-lm", config, step, extra });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { initialState } from "./trainer.ts";
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/checkpoint.safetensors`;
+ * const state = initialState(new Map([["w", tensor(new Float32Array([1, 2]), [2])]]));
+ * const meta = { kind: "demo", config: { lr: 0.1 }, step: 0, extra: {} };
+ * await saveCheckpoint(path, state, meta);
+ * state.step = 1;
+ * await saveCheckpoint(path, state, { ...meta, step: 1 });
+ * assert.equal((await loadCheckpoint(path)).meta.step, 1);
+ * assert.equal((await loadCheckpoint(`${path}.prev`)).meta.step, 0); // the previous checkpoint
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(
@@ -85,7 +129,25 @@ export async function saveCheckpoint(
   }
 }
 
-/** Reads a checkpoint; throws a CheckpointError naming the file for anything malformed. */
+/**
+ * Reads a checkpoint; throws a CheckpointError naming the file for anything malformed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { initialState } from "./trainer.ts";
+ * const dir = await Deno.makeTempDir();
+ * const params = new Map([["w", tensor(new Float32Array([1, 2]), [2])]]);
+ * const meta = { kind: "demo", config: { lr: 0.1 }, step: 0, extra: { tokens: 0 } };
+ * await saveCheckpoint(`${dir}/c.safetensors`, initialState(params), meta);
+ * const { state, meta: read } = await loadCheckpoint(`${dir}/c.safetensors`);
+ * state.params.get("w")?.data; // Float32Array [1, 2]
+ * assert.deepEqual(read, meta);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function loadCheckpoint(
   path: string,
 ): Promise<{ state: TrainState; meta: CheckpointMeta }> {
@@ -124,6 +186,18 @@ export async function loadCheckpoint(
 /**
  * Throws unless a checkpoint was written for this kind and configuration, naming the first
  * field that differs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CheckpointError, checkCompatible } from "./checkpoint.ts";
+ * const meta = { kind: "gpt2-lm", config: { lr: 1e-3, batch: 8 }, step: 100, extra: {} };
+ * checkCompatible(meta, "gpt2-lm", { lr: 1e-3, batch: 8 }, "c.safetensors"); // ok
+ * const other = { lr: 2e-3, batch: 8 };
+ * assert.throws(() => checkCompatible(meta, "gpt2-lm", other, "c.safetensors"), CheckpointError);
+ * // CheckpointError: checkpoint c.safetensors is from another configuration: lr is 0.002 here
+ * // but 0.001 in the checkpoint (use the same options to resume, or another --out to start afresh)
+ * ```
  */
 export function checkCompatible(
   meta: CheckpointMeta,

@@ -29,28 +29,84 @@ export interface StepResult {
   outputs: Record<string, Tensor>;
 }
 
-/** Raised when a step produces a non-finite loss or gradient. */
+/**
+ * Raised when a step produces a non-finite loss or gradient.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "../graph/session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import type { StepSpec } from "./train_step.ts";
+ * import { initialState, NonFiniteLossError, Trainer } from "./trainer.ts";
+ * const spec: StepSpec = {
+ *   params: new Map([["w", [1]]]),
+ *   forward: (g, p) => ({ loss: g.reduceSum(g.log(p.get("w")!)) }), // log(0) = -Infinity
+ *   adam: {},
+ * };
+ * const state = initialState(new Map([["w", tensor(new Float32Array([0]), [1])]]));
+ * const schedule = { name: "constant", lr: 0.1, totalSteps: 1 } as const;
+ * const trainer = await Trainer.create(new Runtime(), spec, state, schedule);
+ * await assert.rejects(trainer.step({}), NonFiniteLossError);
+ * // NonFiniteLossError: step 1: loss -Infinity, gradient norm Infinity
+ * trainer.state.step; // 0: the state did not advance
+ * ```
+ */
 export class NonFiniteLossError extends Error {
   override name = "NonFiniteLossError";
 }
 
-/** A fresh optimiser state (zero moments) for initial parameters. */
+/**
+ * A fresh optimiser state (zero moments) for initial parameters. The state gets its own map (the
+ * tensors are shared until the first step replaces them), so training does not change the map
+ * passed in.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { initialState } from "./trainer.ts";
+ * const state = initialState(new Map([["w", tensor(new Float32Array([1, -1]), [2])]]));
+ * state.step; // 0
+ * assert.deepEqual(state.m.get("w")?.data, new Float32Array([0, 0]));
+ * ```
+ */
 export function initialState(params: Map<string, Tensor<"float32">>): TrainState {
   const m = new Map<string, Tensor<"float32">>(), v = new Map<string, Tensor<"float32">>();
   for (const [k, t] of params) {
     m.set(k, zeros(t.shape));
     v.set(k, zeros(t.shape));
   }
-  return { params, m, v, step: 0 };
+  return { params: new Map(params), m, v, step: 0 };
 }
 
 /**
  * Trains with a compiled step graph.
  *
  * @example
- * ```ts ignore
- * const trainer = await Trainer.create(runtime, spec, initialState(params), schedule);
- * const { loss } = await trainer.step({ tokens });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "../graph/session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import type { StepSpec } from "./train_step.ts";
+ * import { initialState, Trainer } from "./trainer.ts";
+ * // Minimise sum(w^2) from w = [1, -1] with Adam at lr 0.1.
+ * const spec: StepSpec = {
+ *   params: new Map([["w", [2]]]),
+ *   forward: (g, p) => ({ loss: g.reduceSum(g.mul(p.get("w")!, p.get("w")!)) }),
+ *   adam: {},
+ * };
+ * const state = initialState(new Map([["w", tensor(new Float32Array([1, -1]), [2])]]));
+ * const trainer = await Trainer.create(new Runtime(), spec, state, {
+ *   name: "constant",
+ *   lr: 0.1,
+ *   totalSteps: 10,
+ * });
+ * const { loss, lr } = await trainer.step({}); // the batch: the forward pass declares no input
+ * assert.equal(loss, 2);
+ * lr; // 0.1
+ * trainer.state.params.get("w")?.data; // Float32Array [0.9, -0.9] (about)
+ * trainer.state.step; // 1
  * ```
  */
 export class Trainer {

@@ -41,7 +41,35 @@ export interface ActivationBatch {
   y: Tensor<"float32">;
 }
 
-/** Serves shuffled paired activations from a model and token rows. */
+/**
+ * Serves shuffled paired activations from a model and token rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { ActivationStore } from "./activation_store.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const rows = tensor(Int32Array.from({ length: 16 }, (_, i) => i % 10), [4, 4]); // 4 rows of 4 tokens
+ * const store = new ActivationStore(model, rows, {
+ *   inHook: "blocks.0.ln2.hook_normalized",
+ *   outHook: "blocks.0.hook_mlp_out",
+ *   layer: 0,
+ *   storeBatchSize: 2, // 2 rows = 8 activations per model run
+ *   nBatchesInBuffer: 2,
+ *   trainBatchSize: 4,
+ *   seed: 0,
+ * });
+ * const { x, y } = await store.nextBatch();
+ * x.shape; // [4, 8]
+ * y.shape; // [4, 8]
+ * assert.equal(store.cursor, 0); // rows 0-1 filled the storage, rows 2-3 the served half
+ * ```
+ */
 export class ActivationStore {
   readonly #model: HookedModel;
   readonly #rows: Tensor<"int32">;
@@ -164,10 +192,26 @@ export class ActivationStore {
   }
 }
 
-/** Column means of a row-major `[n, d]` array, accumulated in float64. */
+/**
+ * Column means of a row-major `[n, d]` array, accumulated in float64.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { columnMeans } from "./activation_store.ts";
+ * const means = columnMeans(new Float32Array([1, 10, 2, 20, 3, 30]), 2); // [[1, 10], [2, 20], [3, 30]]
+ * means; // Float32Array [2, 20]
+ * assert.deepEqual(means, new Float32Array([2, 20]));
+ * ```
+ */
 export function columnMeans(data: Float32Array, d: number): Float32Array {
-  const acc = new Float64Array(d);
   const n = data.length / d;
+  if (!Number.isInteger(n) || n === 0) {
+    throw new RangeError(
+      `column means of ${data.length} values in rows of ${d}: need at least one whole row`,
+    );
+  }
+  const acc = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) acc[j] += data[i * d + j];
   return Float32Array.from(acc, (s) => s / n);
 }

@@ -14,7 +14,19 @@ import type { Runtime } from "../graph/session.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Transcoder, type TranscoderConfig, TranscoderError } from "./transcoder.ts";
 
-/** File names inside a folder. */
+/**
+ * File names inside a folder.
+ *
+ * @example
+ * ```ts
+ * import { existsSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { SAELENS_FILES } from "./saelens_folder.ts";
+ * SAELENS_FILES.weights; // "sae_weights.safetensors"
+ * existsSync(join(WEIGHTS_DIR, "tiny/transcoders/layer_0", SAELENS_FILES.cfg)); // true
+ * ```
+ */
 export const SAELENS_FILES = {
   cfg: "cfg.json",
   weights: "sae_weights.safetensors",
@@ -40,7 +52,25 @@ function num(cfg: Record<string, unknown>, key: string, path: string): number {
   return v;
 }
 
-/** Normalises a cfg.json object (ours or SAELens's) to a TranscoderConfig. */
+/**
+ * Normalises a cfg.json object (ours or SAELens's) to a TranscoderConfig.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTranscoderConfig } from "./saelens_folder.ts";
+ * import { TranscoderError } from "./transcoder.ts";
+ * // arena-demos-transcoder style: the layer comes from the hook, the output hook is implied
+ * const cfg = parseTranscoderConfig({ hook_name: "blocks.8.ln2.hook_normalized", d_in: 768, d_sae: 24576 });
+ * cfg.hook_layer; // 8
+ * cfg.out_hook_name; // "blocks.8.hook_mlp_out"
+ * assert.equal(cfg.d_out, 768); // defaults to d_in
+ * assert.throws(
+ *   () => parseTranscoderConfig({ hook_name: "blocks.8.ln2.hook_normalized", d_in: 768, d_sae: 0 }),
+ *   TranscoderError, // cfg.json: field "d_sae" is 0, expected a positive integer
+ * );
+ * ```
+ */
 export function parseTranscoderConfig(
   raw: Record<string, unknown>,
   path: string = SAELENS_FILES.cfg,
@@ -58,6 +88,13 @@ export function parseTranscoderConfig(
   if (!Number.isInteger(layer) || layer < 0) {
     throw new TranscoderError(`${path}: cannot tell the layer (no "hook_layer")`);
   }
+  if (m && Number(m[1]) !== layer) {
+    throw new TranscoderError(
+      `${path}: "hook_layer" is ${layer} but "hook_name" is ${JSON.stringify(hook)} (layer ${
+        m[1]
+      })`,
+    );
+  }
   const d_in = num(raw, "d_in", path);
   const out = raw.out_hook_name ?? raw.hook_name_out ?? raw.out_hook_point ??
     `blocks.${layer}.hook_mlp_out`;
@@ -65,7 +102,7 @@ export function parseTranscoderConfig(
     ...raw,
     d_in,
     d_sae: num(raw, "d_sae", path),
-    d_out: typeof raw.d_out === "number" ? raw.d_out : d_in,
+    d_out: raw.d_out === undefined || raw.d_out === null ? d_in : num(raw, "d_out", path),
     hook_name: hook,
     hook_layer: layer,
     out_hook_name: String(out),
@@ -76,9 +113,16 @@ export function parseTranscoderConfig(
  * Loads a transcoder folder.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
  * import { loadTranscoderFolder } from "./saelens_folder.ts";
- * const { transcoder, logSparsity } = await loadTranscoderFolder("weights/tiny/transcoders/layer_2");
+ * const dir = join(WEIGHTS_DIR, "tiny/transcoders/layer_2");
+ * const { transcoder, logSparsity } = await loadTranscoderFolder(dir);
+ * transcoder.cfg.out_hook_name; // "blocks.2.hook_mlp_out"
+ * logSparsity?.shape; // [2048]
+ * assert.deepEqual(transcoder.W_dec.shape, [2048, 96]);
  * ```
  */
 export async function loadTranscoderFolder(
@@ -140,8 +184,20 @@ export async function loadTranscoderFolder(
  * Writes a transcoder folder (weights atomically; float16 storage on request).
  *
  * @example
- * ```ts ignore
- * await saveTranscoderFolder("out/layer_2", tc, { logSparsity, floatDtype: "F16" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { full } from "../tensor/tensor.ts";
+ * import { loadTranscoderFolder, saveTranscoderFolder } from "./saelens_folder.ts";
+ * import { mlpTranscoderConfig, Transcoder } from "./transcoder.ts";
+ * const tc = Transcoder.random(mlpTranscoderConfig(2, { d_in: 4, d_sae: 8 }), 0);
+ * const dir = await Deno.makeTempDir();
+ * await saveTranscoderFolder(`${dir}/layer_2`, tc, { logSparsity: full([8], -2), floatDtype: "F16" });
+ * const back = await loadTranscoderFolder(`${dir}/layer_2`);
+ * back.transcoder.layer; // 2
+ * back.logSparsity?.data; // Float32Array [-2, -2, -2, -2, -2, -2, -2, -2]
+ * const err = Math.max(...tc.W_enc.data.map((v, i) => Math.abs(v - back.transcoder.W_enc.data[i])));
+ * assert.ok(err < 1e-3); // stored as float16, read back as float32
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveTranscoderFolder(

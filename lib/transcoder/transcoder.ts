@@ -58,12 +58,33 @@ export function mlpTranscoderConfig(
   };
 }
 
-/** The parameter names, in the reference's order. */
+/**
+ * The parameter names, in the reference's order.
+ *
+ * @example
+ * ```ts
+ * import { TRANSCODER_PARAMS } from "./transcoder.ts";
+ * TRANSCODER_PARAMS.join(" "); // "W_enc b_enc W_dec b_dec b_dec_out"
+ * ```
+ */
 export const TRANSCODER_PARAMS = ["W_enc", "b_enc", "W_dec", "b_dec", "b_dec_out"] as const;
 /** One parameter name. */
 export type TranscoderParam = typeof TRANSCODER_PARAMS[number];
 
-/** Shapes of the parameters for a config. */
+/**
+ * Shapes of the parameters for a config.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { transcoderShapes } from "./transcoder.ts";
+ * const shapes = transcoderShapes({ d_in: 4, d_sae: 16, d_out: 6 });
+ * shapes.W_enc; // [4, 16]
+ * shapes.W_dec; // [16, 6]
+ * assert.deepEqual(shapes.b_dec, [4]); // the input side
+ * assert.deepEqual(shapes.b_dec_out, [6]); // the output side
+ * ```
+ */
 export function transcoderShapes(
   cfg: Pick<TranscoderConfig, "d_in" | "d_sae" | "d_out">,
 ): Record<TranscoderParam, number[]> {
@@ -76,7 +97,21 @@ export function transcoderShapes(
   };
 }
 
-/** Raised for transcoder parameters or inputs of the wrong shape. */
+/**
+ * Raised for transcoder parameters or inputs of the wrong shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mlpTranscoderConfig, Transcoder, TranscoderError } from "./transcoder.ts";
+ * const cfg = mlpTranscoderConfig(0, { d_in: 4, d_sae: 8 });
+ * assert.throws(() => new Transcoder(cfg, new Map()), TranscoderError); // missing "W_enc" [4, 8]
+ * await assert.rejects(
+ *   Transcoder.random(cfg, 0).encode({ dtype: "float32", shape: [2, 3], data: new Float32Array(6) }),
+ *   /expected a float32 \[n, 4\] tensor/,
+ * );
+ * ```
+ */
 export class TranscoderError extends Error {
   override name = "TranscoderError";
 }
@@ -91,6 +126,35 @@ export interface SparseActivations {
  * The transcoder as graph operations: returns the pre-activations `[.., d_sae]`, the feature
  * activations `z` and the output `y_hat [.., d_out]` for an input `x [.., d_in]`; `hookActs`
  * lets a hook point observe or patch `z`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import type { Value } from "../graph/ir.ts";
+ * import { Runtime } from "../graph/session.ts";
+ * import { full } from "../tensor/tensor.ts";
+ * import {
+ *   mlpTranscoderConfig,
+ *   Transcoder,
+ *   TRANSCODER_PARAMS,
+ *   type TranscoderParam,
+ *   transcoderForward,
+ *   transcoderShapes,
+ * } from "./transcoder.ts";
+ * const cfg = mlpTranscoderConfig(0, { d_in: 4, d_sae: 8 });
+ * const g = new Graph();
+ * const p = {} as Record<TranscoderParam, Value>;
+ * for (const name of TRANSCODER_PARAMS) p[name] = g.input(name, "float32", transcoderShapes(cfg)[name]);
+ * const { z, yHat } = transcoderForward(g, g.input("x", "float32", [2, 4]), p);
+ * g.output("z", z);
+ * g.output("y", yHat);
+ * const tc = Transcoder.random(cfg, 0);
+ * const x = full([2, 4], 0.5);
+ * const out = await (await new Runtime().compile(g)).run({ ...Object.fromEntries(tc.params), x });
+ * out.y.shape; // [2, 4]
+ * assert.deepEqual(out.y.data, (await tc.decode(await tc.encode(x))).data); // as the Transcoder computes it
+ * ```
  */
 export function transcoderForward(
   g: Graph,
@@ -104,7 +168,34 @@ export function transcoderForward(
   return { hiddenPre, z, yHat };
 }
 
-/** The encoder half: pre-activations `(x - b_dec) W_enc + b_enc` and `z = ReLU(...)`. */
+/**
+ * The encoder half: pre-activations `(x - b_dec) W_enc + b_enc` and `z = ReLU(...)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Graph } from "../graph/builder.ts";
+ * import { Runtime } from "../graph/session.ts";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { transcoderEncode } from "./transcoder.ts";
+ * const g = new Graph();
+ * const { hiddenPre, z } = transcoderEncode(g, g.input("x", "float32", [1, 2]), {
+ *   W_enc: g.input("W_enc", "float32", [2, 3]),
+ *   b_enc: g.input("b_enc", "float32", [3]),
+ *   b_dec: g.input("b_dec", "float32", [2]),
+ * });
+ * g.output("pre", hiddenPre);
+ * g.output("z", z);
+ * const out = await (await new Runtime().compile(g)).run({
+ *   x: tensor(new Float32Array([2, 3]), [1, 2]),
+ *   W_enc: tensor(new Float32Array([1, 0, -1, 0, 1, 0]), [2, 3]), // feature 2 reads -x0
+ *   b_enc: tensor(new Float32Array([0, 0, 0.5]), [3]),
+ *   b_dec: tensor(new Float32Array([1, 1]), [2]),
+ * });
+ * out.pre.data; // Float32Array [1, 2, -0.5]
+ * assert.deepEqual(out.z.data, new Float32Array([1, 2, 0]));
+ * ```
+ */
 export function transcoderEncode(
   g: Graph,
   x: Value,
@@ -114,7 +205,18 @@ export function transcoderEncode(
   return { hiddenPre, z: g.relu(hiddenPre) };
 }
 
-/** Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index. */
+/**
+ * Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFeatureIndex } from "./transcoder.ts";
+ * checkFeatureIndex(24575, 24576); // fine
+ * assert.throws(() => checkFeatureIndex(30000, 24576), /feature 30000 out of range for d_sae 24576/);
+ * assert.throws(() => checkFeatureIndex(1.5, 24576), RangeError);
+ * ```
+ */
 export function checkFeatureIndex(feature: number, dSae: number): void {
   if (!Number.isInteger(feature) || feature < 0 || feature >= dSae) {
     throw new RangeError(`feature ${feature} out of range for d_sae ${dSae}`);
@@ -252,7 +354,21 @@ export class Transcoder {
   }
 }
 
-/** Parameters initialised as the reference does (seeded). */
+/**
+ * Parameters initialised as the reference does (seeded).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initialTranscoderParams } from "./transcoder.ts";
+ * const p = initialTranscoderParams({ d_in: 4, d_sae: 8, d_out: 4 }, 0);
+ * p.get("W_enc")!.shape; // [4, 8]
+ * const row = p.get("W_dec")!.data.subarray(0, 4); // decoder rows have unit norm
+ * assert.ok(Math.abs(Math.hypot(...row) - 1) < 1e-6);
+ * assert.ok(p.get("b_enc")!.data.every((v) => v === 0)); // zero biases
+ * assert.deepEqual(initialTranscoderParams({ d_in: 4, d_sae: 8, d_out: 4 }, 0), p); // seeded
+ * ```
+ */
 export function initialTranscoderParams(
   cfg: Pick<TranscoderConfig, "d_in" | "d_sae" | "d_out">,
   seed: number,
@@ -288,17 +404,44 @@ export function initialTranscoderParams(
   ]);
 }
 
-/** Scales each row of a row-major matrix with `cols` columns to unit L2 norm, in place. */
+/**
+ * Scales each row of a row-major matrix with `cols` columns to unit L2 norm, in place (an
+ * all-zero row stays zero).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normalizeRows } from "./transcoder.ts";
+ * const m = new Float32Array([3, 4, 0, 2]); // [[3, 4], [0, 2]]
+ * normalizeRows(m, 2);
+ * m; // Float32Array [0.6, 0.8, 0, 1] (to float32 precision)
+ * assert.deepEqual(Array.from(m.subarray(2)), [0, 1]);
+ * ```
+ */
 export function normalizeRows(data: Float32Array, cols: number): void {
   for (let r = 0; r < data.length / cols; r++) {
     let s = 0;
     for (let j = 0; j < cols; j++) s += data[r * cols + j] ** 2;
+    if (s === 0) continue;
     const inv = 1 / Math.sqrt(s);
     for (let j = 0; j < cols; j++) data[r * cols + j] *= inv;
   }
 }
 
-/** Dense `[n, d_sae]` activations to sparse rows. */
+/**
+ * Dense `[n, d_sae]` activations to sparse rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensor } from "../tensor/tensor.ts";
+ * import { toSparse } from "./transcoder.ts";
+ * const [a, b] = toSparse(tensor(new Float32Array([0, 2, 0, 5, 0, 0, 0, 0]), [2, 4]));
+ * a.indices; // Int32Array [1, 3]
+ * a.values; // Float32Array [2, 5]
+ * assert.equal(b.indices.length, 0); // no active feature
+ * ```
+ */
 export function toSparse(z: Tensor<"float32">): SparseActivations[] {
   const [n, d] = z.shape;
   const rows: SparseActivations[] = [];
@@ -319,7 +462,20 @@ export function toSparse(z: Tensor<"float32">): SparseActivations[] {
   return rows;
 }
 
-/** Sparse rows to dense `[n, d_sae]` activations; ids must be in range. */
+/**
+ * Sparse rows to dense `[n, d_sae]` activations; ids must be in range.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toDense } from "./transcoder.ts";
+ * const rows = [{ indices: new Int32Array([1, 3]), values: new Float32Array([2, 5]) }];
+ * const z = toDense(rows, 4);
+ * z.shape; // [1, 4]
+ * assert.deepEqual(Array.from(z.data), [0, 2, 0, 5]);
+ * assert.throws(() => toDense(rows, 3), /feature 3 out of range for d_sae 3/);
+ * ```
+ */
 export function toDense(rows: readonly SparseActivations[], dSae: number): Tensor<"float32"> {
   const data = new Float32Array(rows.length * dSae);
   rows.forEach((r, i) => {
@@ -337,6 +493,26 @@ export function toDense(rows: readonly SparseActivations[], dSae: number): Tenso
  * A model-splicing provider: the layer's MLP output becomes the transcoder's `y_hat`, computed
  * from the MLP input, and the feature activations are the hook `blocks.{l}.transcoder.hook_acts`
  * (`[batch, pos, d_sae]`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "../model/config.ts";
+ * import { modelFromStateDict } from "../model/load.ts";
+ * import { randomStateDict } from "../model/random_weights.ts";
+ * import { mlpTranscoderConfig, Transcoder, transcoderReplacement } from "./transcoder.ts";
+ * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
+ * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 8, d_sae: 16 }), 0);
+ * const { cache } = await model.runWithCache([1, 2, 3], {
+ *   names: ["blocks.0.transcoder.hook_acts", "blocks.0.hook_mlp_out"],
+ *   mlpReplacements: new Map([[0, transcoderReplacement(tc)]]),
+ * });
+ * const acts = cache.get("blocks.0.transcoder.hook_acts");
+ * acts.shape; // [1, 3, 16]
+ * const mlpOut = cache.get("blocks.0.hook_mlp_out"); // now the transcoder's y_hat
+ * assert.deepEqual(mlpOut.data, (await tc.decode({ ...acts, shape: [3, 16] })).data);
+ * ```
  */
 export function transcoderReplacement(tc: Transcoder): MlpReplacementProvider {
   const shapes = transcoderShapes(tc.cfg);

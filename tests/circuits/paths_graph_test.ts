@@ -234,6 +234,11 @@ Deno.test("on a model: error nodes balance each node, logit directions and greed
   });
   const r = rootFeatureVector(ctx, dir);
   assert.ok(Number.isFinite(r.contrib!));
+  assert.equal(featureVectorString(r, { showContrib: false }), "mlp1@-1"); // as the reference's mlp11@-1
+  // Rooting is idempotent: a transcoder root is scaled by its LN2 constant once.
+  const tcRoot = rootFeatureVector(ctx, transcoderFeatureVector(tcs[1], 3));
+  assert.deepEqual(rootFeatureVector(ctx, tcRoot), tcRoot);
+  assert.notDeepEqual(tcRoot.vector, transcoderFeatureVector(tcs[1], 3).vector);
   assert.ok(topContribs(ctx, r, 3).length === 3);
   assert.throws(
     () => logitDifference(ctx, 50, 1),

@@ -98,3 +98,9 @@ Deno.test("show* text fallbacks contain the key numbers", () => {
   assert.ok(showHeatmap([[1.5, 2.25]], { title: "OV norms" }).text.startsWith("OV norms\n"));
   assert.throws(() => showTokens(["a"]), /one value per token/);
 });
+
+Deno.test("showHistogram() gives its bins to the text rendering too", () => {
+  const xs = Array.from({ length: 40 }, (_, i) => i / 4);
+  const lines = showHistogram(xs, { bins: 5 }).text.split("\n");
+  assert.equal(lines.filter((l) => l.startsWith("[")).length, 5);
+});

@@ -124,4 +124,10 @@ Deno.test("pathsTable() prints paths as the reference's print_all_paths", () => 
   );
   const limited = pathsTable(nested, { limit: 1 });
   assert.ok(limited.text.endsWith("… 2 more paths"));
+  assert.ok(pathsTable(nested, { limit: 2 }).text.endsWith("… 1 more path"));
+  // A single path (a list of feature vectors) is a list of one path, not an empty table.
+  assert.equal(
+    pathsTable([root, mlp0]).text,
+    "Path [0]: mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85",
+  );
 });

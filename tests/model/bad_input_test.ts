@@ -153,3 +153,14 @@ Deno.test("loadModel reads what toHfStateDict wrote, with and without processing
   assert.ok(Math.abs(await processed.loss(tokens) - await raw.loss(tokens)) < 1e-5);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("gpt2Config: a d_model that n_heads does not divide is named, and an explicit d_head is checked", () => {
+  assert.throws(() => gpt2Config({ n_layers: 1, d_model: 10, n_heads: 3 }), {
+    name: "ConfigError",
+    message: "config: d_model (10) is not divisible by n_heads (3); pass d_head",
+  });
+  assert.throws(() => gpt2Config({ n_layers: 1, d_model: 10, n_heads: 3, d_head: 4 }), {
+    name: "ConfigError",
+    message: "config: n_heads (3) x d_head (4) must equal d_model (10)",
+  });
+});

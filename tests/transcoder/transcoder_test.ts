@@ -7,8 +7,13 @@ import assert from "node:assert/strict";
 import { gpt2Config } from "../../lib/model/config.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
-import { loadTranscoderFolder, saveTranscoderFolder } from "../../lib/transcoder/saelens_folder.ts";
-import { toDense, Transcoder } from "../../lib/transcoder/transcoder.ts";
+import { columnMeans } from "../../lib/transcoder/activation_store.ts";
+import {
+  loadTranscoderFolder,
+  parseTranscoderConfig,
+  saveTranscoderFolder,
+} from "../../lib/transcoder/saelens_folder.ts";
+import { normalizeRows, toDense, Transcoder } from "../../lib/transcoder/transcoder.ts";
 import { relativeError } from "../../lib/tensor/ops.ts";
 import { randn, Rng } from "../../lib/tensor/random.ts";
 import { randomTranscoder as randomTc } from "../helpers/random_transcoders.ts";
@@ -208,7 +213,24 @@ Deno.test("SAELens-style folders round-trip, in float32 and float16", async () =
     loadTranscoderFolder(`${dir}/f16`),
     /field "d_sae" is 0, expected a positive integer/,
   );
+  const hook = "blocks.1.ln2.hook_normalized";
+  assert.throws(
+    () => parseTranscoderConfig({ d_in: 16, d_sae: 48, d_out: -1, hook_name: hook }),
+    /field "d_out" is -1, expected a positive integer/,
+  );
+  assert.throws(
+    () => parseTranscoderConfig({ d_in: 16, d_sae: 48, hook_name: hook, hook_layer: 3 }),
+    /"hook_layer" is 3 but "hook_name" is "blocks\.1\.ln2\.hook_normalized" \(layer 1\)/,
+  );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("normalizeRows keeps an all-zero row at zero; columnMeans refuses an empty input", () => {
+  const m = new Float32Array([0, 0, 3, 4]);
+  normalizeRows(m, 2);
+  assert.deepEqual(Array.from(m), [0, 0, Math.fround(0.6), Math.fround(0.8)]);
+  assert.throws(() => columnMeans(new Float32Array(0), 4), /need at least one whole row/);
+  assert.throws(() => columnMeans(new Float32Array(6), 4), /6 values in rows of 4/);
 });
 
 Deno.test("two transcoders of the same shape share a compiled graph but each computes with its own weights", async () => {
