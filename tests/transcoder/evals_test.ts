@@ -63,6 +63,11 @@ Deno.test("evaluateTranscoders equals direct computations", async () => {
     close(r.ceZeroAblated, ceZero, `layer ${t.layer} zero CE`);
     close(r.ceScore, (r.ceZeroAblated - r.ceReplaced) / (r.ceZeroAblated - r.ceClean), "CE score");
     assert.ok(r.kl > 0);
+    close(
+      r.kl,
+      (await model.forward(rows, { loss: "mean", compareWith: single })).kl!,
+      `layer ${t.layer} KL`,
+    );
     const x = cache.get(`blocks.${t.layer}.ln2.hook_normalized`),
       y = cache.get(`blocks.${t.layer}.hook_mlp_out`);
     const z = await t.encode({ dtype: "float32", shape: [60, 16], data: x.data });
