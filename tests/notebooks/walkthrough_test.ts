@@ -3,24 +3,16 @@
  * Jupyter kernel when it is installed (always in CI), else as one Deno module (see
  * notebook_runner.ts), and shows its key results: no error, the live-feature count, a feature
  * dashboard, the evaluation, greedy paths, filters, the graph with error nodes, attributions
- * equal to interventions (relative error < 1e-3), de-embeddings and pullbacks.
- *
- * Deno's kernel (2.9.6) sometimes loses a cell's output messages on their way to the client when
- * the machine is loaded: measured here, 3 of 18 headless runs beside a CPU hog lost one or two
- * outputs (a print or a dashboard) while every cell ran without error, and nbclient received
- * fewer display messages. So a run whose cells all succeed but that lacks some results is
- * repeated, up to three runs in all, and each result must appear in at least one of them; every
- * rerun is reported on stderr with what was missing. Any error output fails at once.
+ * equal to interventions (relative error < 1e-3), de-embeddings and pullbacks. A run that lost
+ * outputs in the kernel is repeated (see `runNotebookExpecting`).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { type NotebookRun, runNotebook } from "./notebook_runner.ts";
+import { type Expectation, outline, runNotebookExpecting } from "./notebook_runner.ts";
 
 const notebook = fileURLToPath(new URL("../../notebooks/walkthrough.ipynb", import.meta.url));
-const MAX_RUNS = 3;
 
-/** The results the notebook must show, each with what it is. */
-const expected: [RegExp, string][] = [
+const expected: Expectation[] = [
   [/model tiny: 4 layers, d_model \d+, transcoders for layers 0, 1, 2, 3/, "the model summary"],
   [/\d+ rows of 128 tokens/, "the corpus size"],
   [/\d+ live features of \d+ \(log10 frequency > -4\)/, "the live-feature count"],
@@ -42,36 +34,19 @@ const expected: [RegExp, string][] = [
 Deno.test({
   name: "the walkthrough notebook runs on the tiny model and shows its key results",
   async fn() {
-    const runs: NotebookRun[] = [];
-    let missing = expected;
-    while (runs.length < MAX_RUNS) {
-      const run = await runNotebook(notebook, { TC_MODEL: "tiny", TC_ROWS: "128" });
-      runs.push(run);
-      assert.deepEqual(
-        run.errors,
-        [],
-        `the notebook failed (${run.mode}):\n${run.errors.join("\n")}`,
-      );
-      const all = run.cells.join("\n");
-      missing = missing.filter(([re]) => !re.test(all));
-      if (missing.length === 0) break;
-      console.error(
-        `note: run ${runs.length} of the notebook (${run.mode}, ${run.seconds.toFixed(0)} s) ` +
-          `ran every cell but its outputs lack ${missing.map(([, w]) => w).join(", ")}` +
-          (runs.length < MAX_RUNS ? "; running it again" : ""),
-      );
-    }
-    const outline = runs.at(-1)!.cells.map((c, i) => `[cell ${i}] ${c.slice(0, 400)}`).join("\n");
+    const { runs, missing, text } = await runNotebookExpecting(
+      notebook,
+      { TC_MODEL: "tiny", TC_ROWS: "128" },
+      expected,
+    );
     assert.deepEqual(
-      missing.map(([, what]) => what),
+      missing,
       [],
-      `missing from ${runs.length} ${
-        runs[0].mode
-      } run(s); the last one's cells printed:\n${outline}`,
+      `missing from ${runs.length} ${runs[0].mode} run(s); the last one printed:\n${
+        outline(runs.at(-1)!)
+      }`,
     );
-    const errors = runs.flatMap((r) =>
-      [...r.cells.join("\n").matchAll(/relative error ([\d.e+-]+)\)/g)].map((m) => Number(m[1]))
-    );
+    const errors = [...text.matchAll(/relative error ([\d.e+-]+)\)/g)].map((m) => Number(m[1]));
     assert.ok(errors.length >= 5, "too few attribution checks");
     for (const e of errors) assert.ok(e < 1e-3, `an attribution misses its intervention by ${e}`);
   },
