@@ -147,11 +147,9 @@ export async function runNotebook(
 /** A result a notebook must show, and what it is. */
 export type Expectation = [RegExp, string];
 
-/** Runs of a notebook until its outputs showed every expected result (see `runNotebookExpecting`). */
+/** The runs of a notebook that together showed every expected result. */
 export interface ExpectingRuns {
   runs: NotebookRun[];
-  /** What of `expected` no run showed. */
-  missing: string[];
   /** Every run's cells, joined. */
   text: string;
 }
@@ -162,8 +160,9 @@ export interface ExpectingRuns {
  * (measured here: 3 of 18 headless runs of the walkthrough beside a CPU hog lost one or two
  * outputs while every cell ran without error, and nbclient received fewer display messages). So
  * a run whose cells all succeed but that lacks some results is repeated, up to `maxRuns` runs in
- * all; a result counts when any run showed it. Each rerun is reported on stderr. A run with an
- * error output throws at once.
+ * all; a result counts when any run showed it. Each rerun is reported on stderr. Throws at once on
+ * a run with an error output, and after the last run if a result is still missing (with what the
+ * last run printed).
  */
 export async function runNotebookExpecting(
   path: string,
@@ -181,21 +180,29 @@ export async function runNotebookExpecting(
     }
     const all = run.cells.join("\n");
     missing = missing.filter(([re]) => !re.test(all));
-    if (missing.length === 0) break;
+    if (missing.length === 0) {
+      return { runs, text: runs.map((r) => r.cells.join("\n")).join("\n") };
+    }
     console.error(
       `note: run ${runs.length} of ${path} (${run.mode}, ${run.seconds.toFixed(0)} s) ran every ` +
         `cell but its outputs lack ${missing.map(([, w]) => w).join(", ")}` +
         (runs.length < maxRuns ? "; running it again" : ""),
     );
   }
-  return {
-    runs,
-    missing: missing.map(([, what]) => what),
-    text: runs.map((r) => r.cells.join("\n")).join("\n"),
-  };
+  const last = runs.at(-1)!;
+  throw new Error(
+    `${path}: ${runs.length} ${last.mode} run(s) never showed ${
+      missing.map(([, w]) => w).join(", ")
+    }; the last one printed:\n${
+      last.cells.map((c, i) => `[cell ${i}] ${c.slice(0, 400)}`).join("\n")
+    }`,
+  );
 }
 
-/** The first characters of each cell's output of a run, for failure messages. */
-export function outline(run: NotebookRun, chars = 400): string {
-  return run.cells.map((c, i) => `[cell ${i}] ${c.slice(0, chars)}`).join("\n");
+/**
+ * The relative errors of the attribution-versus-intervention lines a notebook printed
+ * (`... (relative error 1.6e-7)`).
+ */
+export function interventionErrors(text: string): number[] {
+  return [...text.matchAll(/relative error ([\d.e+-]+)\)/g)].map((m) => Number(m[1]));
 }
