@@ -46,7 +46,7 @@ Deno.test("runNotebookExpecting: results found, a missing one retried then named
     assert.ok(errors.length >= 1 && errors.every((e) => e === 2e-7), `${errors}`);
     await assert.rejects(
       runNotebookExpecting(path, {}, [[/answer 43/, "a wrong answer"]], 2),
-      /2 (jupyter|deno) run\(s\) never showed a wrong answer; the last one printed:\n\[cell 0\] \s*answer 42/,
+      /2 (jupyter|deno) run\(s\) never showed a wrong answer; the last one printed:\n\[cell 0\]/,
     );
     const bad = await notebook(['throw new Error("boom");']);
     try {
