@@ -86,3 +86,19 @@ Deno.test("print() is console.log outside the kernel and a display message (text
     "text/html": '<pre style="margin:0">a &lt;b&gt; 1 { k: [ 2 ] }</pre>',
   }, { raw: true }]]);
 });
+
+Deno.test("in the kernel, consecutive outputs are paced: the next waits for the previous one's size", async () => {
+  const times: number[] = [];
+  const d = Deno as unknown as { jupyter: unknown };
+  d.jupyter = { display: () => (times.push(performance.now()), Promise.resolve()) };
+  try {
+    await show(displayable("x".repeat(100_000), "big")); // ~100 KB: 50 ms + 100 ms
+    await print("next");
+    await print("and next");
+  } finally {
+    d.jupyter = undefined;
+  }
+  assert.equal(times.length, 3);
+  assert.ok(times[1] - times[0] >= 140, `waited ${times[1] - times[0]} ms after 100 KB`);
+  assert.ok(times[2] - times[1] >= 45, `waited ${times[2] - times[1]} ms after a line`);
+});

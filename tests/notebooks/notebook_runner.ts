@@ -156,9 +156,9 @@ export interface ExpectingRuns {
 
 /**
  * Runs a notebook (`runNotebook`) and checks its outputs for the expected results. Deno's kernel
- * (2.9.6) sometimes loses a cell's output messages on their way to the client on a loaded machine
- * (measured here: 3 of 18 headless runs of the walkthrough beside a CPU hog lost one or two
- * outputs while every cell ran without error, and nbclient received fewer display messages). So
+ * (2.9.6) sometimes loses a cell's output messages on their way to the client on a loaded machine,
+ * even with `show` and `print` pacing them (see lib/display/jupyter.ts: with both notebooks beside
+ * two CPU hogs, 4 of 44 paced runs lost an output while every cell ran without error). So
  * a run whose cells all succeed but that lacks some results is repeated, up to `maxRuns` runs in
  * all; a result counts when any run showed it. Each rerun is reported on stderr. Throws at once on
  * a run with an error output, and after the last run if a result is still missing (with what the
