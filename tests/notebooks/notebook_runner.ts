@@ -168,7 +168,7 @@ export async function runNotebookExpecting(
   path: string,
   env: Record<string, string>,
   expected: readonly Expectation[],
-  maxRuns = 3,
+  maxRuns = 4,
 ): Promise<ExpectingRuns> {
   const runs: NotebookRun[] = [];
   let missing = [...expected];
