@@ -31,11 +31,11 @@ import { type FeatureFilter, matchesFilter } from "./filters.ts";
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { decoderPullback } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { decoderPullback } from "./attribution.ts";
  * const pulled = decoderPullback(ctx, 1, [1, 0, 0, 0, 0, 0, 0, 0]);
  * pulled.length; // 16 (d_sae)
  * // Mean-free rows: a constant direction, which LayerNorm removes anyway, pulls back to zero.
@@ -76,11 +76,11 @@ export function decoderPullback(
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { decoderPullback, transcoderIxG } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { decoderPullback, transcoderIxG } from "./attribution.ts";
  * const v = [1, 0, 0, 0, 0, 0, 0, 0];
  * const ixg = transcoderIxG(ctx, 1, -1, v); // [d_sae]: zero for features inactive at the last token
  * const z = ctx.featureActs(1, -1);
@@ -126,11 +126,11 @@ function wOPullback(ctx: CircuitContext, layer: number, v: ArrayLike<number>): F
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { attnHeadContribs } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { attnHeadContribs } from "./attribution.ts";
  * const heads = attnHeadContribs(ctx, 1, 1, [1, 0, 0, 0, 0, 0, 0, 0]); // read at token 1
  * [heads.length, heads[0].length]; // [2, 4]: n_heads, prompt length
  * assert.deepEqual([...heads[0].subarray(2)], [0, 0]); // tokens 2 and 3 come after token 1
@@ -169,11 +169,11 @@ export function attnHeadContribs(
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { ovPullback } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { ovPullback } from "./attribution.ts";
  * const ov = ovPullback(ctx, 0, 1, [1, 0, 0, 0, 0, 0, 0, 0]);
  * ov.length; // 8 (d_model)
  * assert.deepEqual(ovPullback(ctx, 0, 1, [2, 0, 0, 0, 0, 0, 0, 0]), ov.map((x) => 2 * x)); // linear
@@ -208,11 +208,11 @@ export function ovPullback(
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { embedContrib } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { embedContrib } from "./attribution.ts";
  * const c = embedContrib(ctx, 2, [1, 0, 0, 0, 0, 0, 0, 0]);
  * assert.equal(c, ctx.resid(0, "resid_pre", 2)[0]); // the first coordinate of token 2's embedding
  * ```
@@ -235,12 +235,12 @@ export function embedContrib(ctx: CircuitContext, token: number, v: ArrayLike<nu
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { dot } from "../tensor/ops.ts";
+ * import { transcoderChildVector } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { dot } from "../tensor/ops.ts";
- * import { transcoderChildVector } from "./attribution.ts";
  * const child = transcoderChildVector(ctx, 1, 3, -1, 0.5); // feature 3 of layer 1 at the last token
  * child.length; // 8 (d_model)
  * // Read on the residual stream (resid_mid) it gives what W_enc[:, 3] * 0.5 reads after LN2.
@@ -277,12 +277,12 @@ export function transcoderChildVector(
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { dot } from "../tensor/ops.ts";
+ * import { attnChildVector, attnHeadContribs } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { dot } from "../tensor/ops.ts";
- * import { attnChildVector, attnHeadContribs } from "./attribution.ts";
  * const v = [1, 0, 0, 0, 0, 0, 0, 0];
  * const child = attnChildVector(ctx, 1, 0, 1, 3, v); // head 1.0 from token 1 into token 3
  * child.length; // 8 (d_model)
@@ -479,11 +479,11 @@ export function topContribs(
  * import { randomStateDict } from "../model/random_weights.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import { CircuitContext } from "./context.ts";
+ * import { transcoderRelativeError } from "./attribution.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * import { transcoderRelativeError } from "./attribution.ts";
  * const mlpOut = ctx.row("blocks.1.hook_mlp_out", -1);
  * const err = transcoderRelativeError(ctx, 1, -1, mlpOut); // along the MLP's own output
  * assert.ok(Number.isFinite(err));
