@@ -21,6 +21,11 @@ export interface NotebookRun {
   cells: string[];
   /** Error outputs (name: value), empty when every cell ran. */
   errors: string[];
+  /**
+   * Per code cell, the MIME bundles of its display and result outputs as the kernel sent them
+   * (Jupyter runs only; empty lists in Deno runs).
+   */
+  bundles: Record<string, string>[][];
   seconds: number;
 }
 
@@ -85,17 +90,22 @@ export async function runWithJupyter(
   }
   const nb = JSON.parse(await Deno.readTextFile(join(outDir, "executed.ipynb")));
   await Deno.remove(outDir, { recursive: true });
-  const cells: string[] = [], errors: string[] = [];
+  const cells: string[] = [], errors: string[] = [], bundles: Record<string, string>[][] = [];
   for (const c of nb.cells as Cell[]) {
     if (c.cell_type !== "code") continue;
     let s = "";
+    const cellBundles: Record<string, string>[] = [];
     for (const o of c.outputs ?? []) {
       if (o.output_type === "error") errors.push(`${o.ename}: ${o.evalue}`);
       s += text(o.text) + text(o.data?.["text/plain"]) + text(o.data?.["text/html"]);
+      if (o.data) {
+        cellBundles.push(Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, text(v)])));
+      }
     }
     cells.push(s);
+    bundles.push(cellBundles);
   }
-  return { mode: "jupyter", cells, errors, seconds: (performance.now() - t0) / 1000 };
+  return { mode: "jupyter", cells, errors, bundles, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Runs the code cells in order as one module with `deno run` (imports of `../mod.ts` resolved). */
@@ -119,7 +129,13 @@ export async function runWithDeno(
     return stdout.slice(start + marker(i).length, end < 0 ? undefined : end);
   });
   const errors = out.success ? [] : [out.stderr.slice(-3000)];
-  return { mode: "deno", cells, errors, seconds: (performance.now() - t0) / 1000 };
+  return {
+    mode: "deno",
+    cells,
+    errors,
+    bundles: cells.map(() => []),
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /**
