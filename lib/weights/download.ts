@@ -49,12 +49,18 @@ export interface DownloadResult {
  * ```ts
  * import assert from "node:assert/strict";
  * import { downloadFile, DownloadError } from "./download.ts";
- * const notFound = (() => Promise.resolve(new Response("no such file", { status: 404 }))) as typeof fetch;
+ * // A local server that has no such file:
+ * const server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response("no such file", { status: 404 }),
+ * );
+ * const url = `http://127.0.0.1:${server.addr.port}/x.bin`;
  * const dir = await Deno.makeTempDir();
- * const e = await downloadFile("https://example.com/x.bin", `${dir}/x.bin`, { fetch: notFound })
- *   .catch((e) => e);
+ * const e = await downloadFile(url, `${dir}/x.bin`).catch((e) => e);
  * e.status; // 404 (a 4xx is not retried)
- * assert.ok(e instanceof DownloadError && /HTTP 404 for https:\/\/example.com\/x.bin/.test(e.message));
+ * e.message; // "HTTP 404 Not Found for http://127.0.0.1:…/x.bin (x.bin); not retried"
+ * assert.ok(e instanceof DownloadError && e.message.startsWith(`HTTP 404 Not Found for ${url}`));
+ * await server.shutdown();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -77,12 +83,12 @@ export class DownloadError extends Error {
  * import assert from "node:assert/strict";
  * import { existsSync } from "node:fs";
  * import { ChecksumError, downloadFile } from "./download.ts";
- * const serve = (() => Promise.resolve(new Response("hello"))) as typeof fetch;
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
  * const dir = await Deno.makeTempDir();
- * const e = await downloadFile("https://example.com/a.txt", `${dir}/a.txt`, {
+ * const e = await downloadFile(`http://127.0.0.1:${server.addr.port}/a.txt`, `${dir}/a.txt`, {
  *   sha256: "0".repeat(64),
- *   fetch: serve,
  * }).catch((e) => e);
+ * await server.shutdown();
  * e.actual; // "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", the sha256 of "hello"
  * assert.ok(e instanceof ChecksumError);
  * assert.ok(!existsSync(`${dir}/a.txt`) && !existsSync(`${dir}/a.txt.part`)); // nothing is kept
@@ -107,13 +113,14 @@ export class ChecksumError extends DownloadError {
  * ```ts
  * import assert from "node:assert/strict";
  * import { downloadFile, OfflineError } from "./download.ts";
- * const offline = (() =>
- *   Promise.reject(new TypeError("client error (Connect): dns error"))) as typeof fetch;
+ * // A port that was just free: nothing listens there, so the connection is refused.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const host = `127.0.0.1:${listener.addr.port}`;
+ * listener.close();
  * const dir = await Deno.makeTempDir();
- * const url = "https://huggingface.co/x/resolve/main/a.bin";
- * const e = await downloadFile(url, `${dir}/a.bin`, { fetch: offline }).catch((e) => e);
- * e.host; // "huggingface.co" (not retried: there is no one to ask)
- * assert.ok(e instanceof OfflineError && e.message.startsWith("cannot reach huggingface.co (offline?)"));
+ * const e = await downloadFile(`http://${host}/a.bin`, `${dir}/a.bin`).catch((e) => e);
+ * e.host; // "127.0.0.1:…" (not retried: there is no one to ask)
+ * assert.ok(e instanceof OfflineError && e.message.startsWith(`cannot reach ${host} (offline?)`));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -254,16 +261,17 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * ```ts
  * import assert from "node:assert/strict";
  * import { downloadFile } from "./download.ts";
- * // A stand-in server (pass no `fetch` to use the network):
- * const serve = (() => Promise.resolve(new Response("hello"))) as typeof fetch;
+ * // A local server in place of Hugging Face:
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
  * const dir = await Deno.makeTempDir();
- * const url = "https://example.com/hello.txt", dest = `${dir}/hello.txt`;
+ * const url = `http://127.0.0.1:${server.addr.port}/hello.txt`, dest = `${dir}/hello.txt`;
  * const sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
- * const r = await downloadFile(url, dest, { size: 5, sha256, fetch: serve });
+ * const r = await downloadFile(url, dest, { size: 5, sha256 });
  * r.skipped; // false
  * assert.equal(await Deno.readTextFile(dest), "hello");
- * const again = await downloadFile(url, dest, { size: 5, sha256, fetch: serve });
+ * const again = await downloadFile(url, dest, { size: 5, sha256 });
  * assert.equal(again.skipped, true); // the second run finds it complete
+ * await server.shutdown();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -167,22 +167,23 @@ export interface InstallSummary {
  * import { installWeights, planDownloads } from "./install.ts";
  * import { readLock } from "./lock.ts";
  * import type { Registry } from "./registry.ts";
- * // A one-file set without a published sha256, and a stand-in server (omit `fetch` for the network):
+ * // A one-file set without a published sha256, served by a local server:
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
  * const registry: Registry = {
  *   demo: {
  *     kind: "model",
  *     description: "demo",
- *     files: [{ url: "https://huggingface.co/x/a.txt", dest: "demo/a.txt", size: null, sha256: null }],
+ *     files: [{ url: `http://127.0.0.1:${server.addr.port}/a.txt`, dest: "demo/a.txt", size: null, sha256: null }],
  *   },
  * };
- * const serve = (() => Promise.resolve(new Response("hello"))) as typeof fetch;
  * const dir = await Deno.makeTempDir();
  * const plan = planDownloads(registry, ["demo"], { dir });
- * const summary = await installWeights(plan, { dir, fetch: serve, quiet: true, log: () => {} });
+ * const summary = await installWeights(plan, { dir, quiet: true, log: () => {} });
  * summary.recorded; // ["demo/a.txt"]: its sha256 went to the lock file (trust on first use)
  * assert.equal((await readLock(summary.lockPath)).files[plan[0].url].size, 5);
- * const again = await installWeights(plan, { dir, fetch: serve, quiet: true, log: () => {} });
+ * const again = await installWeights(plan, { dir, quiet: true, log: () => {} });
  * assert.deepEqual(again.present, ["demo/a.txt"]); // verified against the lock file, not fetched
+ * await server.shutdown();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -371,29 +371,23 @@ Deno.test("an unreachable host is a clear offline error, without retries", async
   }
 });
 
-Deno.test("an injected fetch is used", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tc_download_" });
-  try {
+Deno.test("an injected fetch is used (here one that sends Hugging Face URLs to a mirror)", async () => {
+  await withServer({ "/x/resolve/y/layer_0.pt": { bytes: PT } }, async (server, dir) => {
     const calls: string[] = [];
-    const fakeFetch = ((input: string | URL | Request) => {
-      calls.push(String(input));
-      return Promise.resolve(
-        new Response(PT.slice(), { headers: { "content-length": String(PT.length) } }),
-      );
+    const mirror = ((input: string | URL | Request, init?: RequestInit) => {
+      const url = new URL(String(input));
+      calls.push(url.href);
+      return fetch(server.url(url.pathname), init);
     }) as typeof fetch;
     const r = await downloadFile(
       "https://huggingface.co/x/resolve/y/layer_0.pt",
       join(dir, "a.pt"),
-      {
-        fetch: fakeFetch,
-        sha256: sha256(PT),
-      },
+      { fetch: mirror, sha256: sha256(PT), ...fast },
     );
     assert.deepEqual(calls, ["https://huggingface.co/x/resolve/y/layer_0.pt"]);
     assert.equal(r.size, PT.length);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    assert.deepEqual(await Deno.readFile(join(dir, "a.pt")), PT);
+  });
 });
 
 Deno.test("the progress line shows bytes, MB/s and the ETA", () => {
