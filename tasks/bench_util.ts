@@ -75,7 +75,18 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
   for (const r of cells.slice(1)) console.log(line(r));
 }
 
-/** Formats a number with a fixed count of significant digits. */
+/**
+ * Formats a number with `digits` significant digits, keeping trailing zeros (`5.000`, not `5`);
+ * numbers with more integer digits than that are rounded to integers with thousands separators.
+ *
+ * @example
+ * ```ts
+ * import { fmt } from "./bench_util.ts";
+ * [fmt(4.99996, 4), fmt(0.96), fmt(1120.4), fmt(0.000123456), fmt(NaN)]; // ["5.000", "0.960", "1,120", "0.000123", "-"]
+ * ```
+ */
 export function fmt(x: number, digits = 3): string {
-  return Number.isFinite(x) ? Number(x.toPrecision(digits)).toLocaleString("en-US") : "-";
+  if (!Number.isFinite(x)) return "-";
+  if (Math.abs(x) >= 10 ** digits) return Math.round(x).toLocaleString("en-US");
+  return x.toPrecision(digits);
 }
