@@ -257,7 +257,7 @@ export interface FeatureInputAnalysis {
 
 /**
  * Direct de-embedding, OV-norm heatmap and de-embeddings through the `attnK` heads with the
- * largest OV norms.
+ * largest OV norms; `k` tokens each (default 7, as every other de-embedding).
  *
  * @example
  * ```ts
@@ -275,7 +275,7 @@ export function featureInputAnalysis(
   model: HookedModel,
   tc: Transcoder,
   feature: number,
-  { k = 8, attnK = 2 }: { k?: number; attnK?: number } = {},
+  { k = 7, attnK = 2 }: { k?: number; attnK?: number } = {},
 ): FeatureInputAnalysis {
   const direct = featureDeembedding(model, tc, feature, { k });
   const ovNorms = featureOvNorms(model, tc, feature);
