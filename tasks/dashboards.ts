@@ -21,6 +21,7 @@ import {
   loadTranscoderSet,
   mergeAllFeatureStats,
   saveFeatureStats,
+  sliceRows,
   type Tensor,
   tensorFingerprint,
   writeFileAtomic,
@@ -151,12 +152,7 @@ async function corpusRows(): Promise<{ rows: Tensor<"int32">; info: CorpusInfo }
     quiet,
   });
   if (values.rows !== undefined) {
-    const n = Math.min(rows.shape[0], parseIntOption("rows", values.rows, 1));
-    rows = {
-      dtype: "int32",
-      shape: [n, rows.shape[1]],
-      data: rows.data.subarray(0, n * rows.shape[1]),
-    };
+    rows = sliceRows(rows, 0, Math.min(rows.shape[0], parseIntOption("rows", values.rows, 1)));
   }
   return {
     rows,
@@ -207,11 +203,11 @@ if (values.merge) {
   const { rows, info } = await corpusRows();
   let sub = rows, rowOffset = 0;
   if (shard) {
-    const n = rows.shape[0], p = rows.shape[1];
+    const n = rows.shape[0];
     const start = Math.floor((shard.i * n) / shard.n),
       end = Math.floor(((shard.i + 1) * n) / shard.n);
     if (end <= start) usageError(`shard ${shard.i}/${shard.n} of ${n} rows is empty`);
-    sub = { dtype: "int32", shape: [end - start, p], data: rows.data.subarray(start * p, end * p) };
+    sub = sliceRows(rows, start, end);
     rowOffset = start;
     info.shard = `${shard.i}/${shard.n}`;
   }

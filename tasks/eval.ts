@@ -13,6 +13,7 @@ import {
   loadPackedCorpus,
   loadTranscoderSet,
   resolveModelDir,
+  sliceRows,
   writeSafetensors,
 } from "../mod.ts";
 import { fmt, printTable } from "./bench_util.ts";
@@ -72,12 +73,7 @@ let rows = await loadPackedCorpus({
   split: "validation",
 });
 if (values.rows) {
-  const n = Math.min(rows.shape[0], parseIntOption("rows", values.rows, 1));
-  rows = {
-    dtype: "int32",
-    shape: [n, rows.shape[1]],
-    data: rows.data.subarray(0, n * rows.shape[1]),
-  };
+  rows = sliceRows(rows, 0, Math.min(rows.shape[0], parseIntOption("rows", values.rows, 1)));
 }
 const transcoders = set.map((s) => s.transcoder);
 const res = await evaluateTranscoders(model, transcoders, rows, {

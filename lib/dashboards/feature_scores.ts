@@ -17,7 +17,7 @@
  * @module
  */
 import type { HookedModel } from "../model/hooked_model.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import { tokenStrings } from "../tokenizer/gpt2_tokenizer.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { Progress } from "../train/progress.ts";
@@ -28,7 +28,6 @@ import {
   encoderFeeds,
   encoderKey,
   runProbe,
-  sliceRows,
   spliceEncoder,
   transcoderInputName,
 } from "./probe_graph.ts";

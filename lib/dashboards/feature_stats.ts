@@ -32,7 +32,7 @@
  * @module
  */
 import type { HookedModel } from "../model/hooked_model.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { Progress } from "../train/progress.ts";
 import {
@@ -53,7 +53,6 @@ import {
   encoderFeeds,
   encoderKey,
   runProbe,
-  sliceRows,
   spliceEncoder,
 } from "./probe_graph.ts";
 

@@ -76,26 +76,6 @@ export function checkRows(model: HookedModel, rows: Tensor<"int32">, what = "row
 }
 
 /**
- * Rows `[start, end)` of a `[n, p]` token tensor, without copying.
- *
- * @example
- * ```ts
- * import { sliceRows } from "./probe_graph.ts";
- * import { tensor } from "../tensor/tensor.ts";
- * import assert from "node:assert/strict";
- * const rows = tensor(Int32Array.from([1, 2, 3, 4, 5, 6]), [3, 2]);
- * const tail = sliceRows(rows, 1, 3);
- * tail.shape; // [2, 2]
- * assert.deepEqual(Array.from(tail.data), [3, 4, 5, 6]);
- * assert.equal(tail.data.buffer, rows.data.buffer); // a view
- * ```
- */
-export function sliceRows(rows: Tensor<"int32">, start: number, end: number): Tensor<"int32"> {
-  const p = rows.shape[1];
-  return { dtype: "int32", shape: [end - start, p], data: rows.data.subarray(start * p, end * p) };
-}
-
-/**
  * Runs a probe on a batch of token rows `[b, p]` with the extra inputs in `feeds`, and returns
  * the probe's outputs.
  *

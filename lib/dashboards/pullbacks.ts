@@ -17,7 +17,7 @@ import { transcoderIxG } from "../circuits/attribution.ts";
 import type { CircuitContext } from "../circuits/context.ts";
 import type { Value } from "../graph/ir.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { Progress } from "../train/progress.ts";
 import { encoderColumn } from "./deembeddings.ts";
@@ -28,7 +28,6 @@ import {
   encoderFeeds,
   encoderKey,
   runProbe,
-  sliceRows,
   spliceEncoder,
 } from "./probe_graph.ts";
 import { type FeatureValue, rankFeatures } from "./ranking.ts";

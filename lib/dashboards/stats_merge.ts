@@ -33,7 +33,7 @@ function sameConfig(a: FeatureStatsConfig, b: FeatureStatsConfig): void {
  * ```ts
  * import { mergeFeatureStats } from "./stats_merge.ts";
  * import { computeFeatureStats } from "./feature_stats.ts";
- * import { sliceRows } from "./probe_graph.ts";
+ * import { sliceRows } from "../tensor/tensor.ts";
  * import { gpt2Config } from "../model/config.ts";
  * import { modelFromStateDict } from "../model/load.ts";
  * import { randomStateDict } from "../model/random_weights.ts";
@@ -118,7 +118,7 @@ export function mergeFeatureStats(a: LayerFeatureStats, b: LayerFeatureStats): L
  * ```ts
  * import { mergeAllFeatureStats } from "./stats_merge.ts";
  * import { computeFeatureStats } from "./feature_stats.ts";
- * import { sliceRows } from "./probe_graph.ts";
+ * import { sliceRows } from "../tensor/tensor.ts";
  * import { gpt2Config } from "../model/config.ts";
  * import { modelFromStateDict } from "../model/load.ts";
  * import { randomStateDict } from "../model/random_weights.ts";

@@ -422,3 +422,22 @@ export function toNested(t: Tensor): unknown {
   };
   return build(0, 0);
 }
+
+/**
+ * Rows `[start, end)` of a `[n, p]` token tensor, without copying.
+ *
+ * @example
+ * ```ts
+ * import { sliceRows, tensor } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * const rows = tensor(Int32Array.from([1, 2, 3, 4, 5, 6]), [3, 2]);
+ * const tail = sliceRows(rows, 1, 3);
+ * tail.shape; // [2, 2]
+ * assert.deepEqual(Array.from(tail.data), [3, 4, 5, 6]);
+ * assert.equal(tail.data.buffer, rows.data.buffer); // a view
+ * ```
+ */
+export function sliceRows(rows: Tensor<"int32">, start: number, end: number): Tensor<"int32"> {
+  const p = rows.shape[1];
+  return { dtype: "int32", shape: [end - start, p], data: rows.data.subarray(start * p, end * p) };
+}

@@ -17,7 +17,7 @@ import { HookedModel } from "../model/hooked_model.ts";
 import { randomStateDict } from "../model/random_weights.ts";
 import type { RuntimeOptions } from "../graph/session.ts";
 import { expectedShapes, NO_PROCESSING, type StateDict, toHfStateDict } from "../model/weights.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import type { AdamConfig } from "./optimizer.ts";
 import type { StepSpec } from "./train_step.ts";
 
@@ -214,15 +214,11 @@ export async function meanLoss(
   rows: Tensor<"int32">,
   batch = 16,
 ): Promise<number> {
-  const [n, p] = rows.shape;
+  const n = rows.shape[0];
   let total = 0, count = 0;
   for (let i = 0; i < n; i += batch) {
     const b = Math.min(batch, n - i);
-    const chunk: Tensor<"int32"> = {
-      dtype: "int32",
-      shape: [b, p],
-      data: rows.data.subarray(i * p, (i + b) * p),
-    };
+    const chunk = sliceRows(rows, i, i + b);
     total += (await model.loss(chunk)) * b;
     count += b;
   }

@@ -16,7 +16,7 @@
  * @module
  */
 import type { HookedModel, MlpReplacements } from "../model/hooked_model.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import { Progress } from "../train/progress.ts";
 import type { Transcoder } from "./transcoder.ts";
 
@@ -140,11 +140,7 @@ export async function evaluateTranscoders(
   const progress = new Progress("eval", n * p, { unit: "tok", quiet });
   for (let i = 0; i < n; i += batchSize) {
     const b = Math.min(batchSize, n - i);
-    const tok: Tensor<"int32"> = {
-      dtype: "int32",
-      shape: [b, p],
-      data: rows.data.subarray(i * p, (i + b) * p),
-    };
+    const tok = sliceRows(rows, i, i + b);
     const clean = await model.forward(tok, { names, loss: "mean", compareWith: allReplaced });
     ceClean += clean.loss! * b;
     ceAll += clean.compareLoss! * b;
