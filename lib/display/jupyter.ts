@@ -254,10 +254,8 @@ export interface ShowOptions {
 export async function show(x: unknown, { print, plain = false }: ShowOptions = {}): Promise<void> {
   const kernel = jupyterKernel();
   if (kernel) {
-    if (isJupyterDisplayable(x)) {
-      const bundle = await x[JUPYTER_DISPLAY]();
-      await paced(JSON.stringify(bundle).length, () => kernel.display(bundle, { raw: true }));
-    } else await paced(256, () => kernel.display(x));
+    if (isJupyterDisplayable(x)) await displayPaced(kernel, await x[JUPYTER_DISPLAY]());
+    else await paced(256, () => kernel.display(x));
     return;
   }
   const out = print ?? ((t: string) => console.log(t));
@@ -292,11 +290,10 @@ export async function print(...parts: unknown[]): Promise<void> {
     return;
   }
   const text = parts.map((p) => (typeof p === "string" ? p : Deno.inspect(p))).join(" ");
-  const bundle = {
+  await displayPaced(kernel, {
     "text/plain": text,
     "text/html": `<pre style="margin:0">${escapeText(text)}</pre>`,
-  };
-  await paced(2 * text.length, () => kernel.display(bundle, { raw: true }));
+  });
 }
 
 /**
@@ -317,4 +314,9 @@ async function paced(bytes: number, send: () => Promise<void>): Promise<void> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   await send();
   nextSendAt = performance.now() + PACE_MS + bytes / PACE_BYTES_PER_MS;
+}
+
+/** Sends a MIME bundle as it is, paced by its serialised size. */
+function displayPaced(kernel: DenoJupyter, bundle: MimeBundle): Promise<void> {
+  return paced(JSON.stringify(bundle).length, () => kernel.display(bundle, { raw: true }));
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { runNotebookExpecting } from "../notebooks/notebook_runner.ts";
+import { runNotebookExpecting, writeNotebook } from "../notebooks/notebook_runner.ts";
 
 /** Written beside this test so that the kernel, started here, finds the project's deno.json. */
 const path = fileURLToPath(
@@ -25,22 +25,7 @@ const t3 = performance.now();`,
 ];
 
 Deno.test("show() and print() send exact MIME bundles in the kernel, paced", async () => {
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      cells: cells.map((source, i) => ({
-        cell_type: "code",
-        execution_count: null,
-        id: `c${i}`,
-        metadata: {},
-        outputs: [],
-        source,
-      })),
-      metadata: { kernelspec: { display_name: "Deno", language: "typescript", name: "deno" } },
-      nbformat: 4,
-      nbformat_minor: 5,
-    }),
-  );
+  await writeNotebook(path, cells);
   try {
     const { runs, text } = await runNotebookExpecting(path, {}, [
       [/7\.52/, "the displayable"],

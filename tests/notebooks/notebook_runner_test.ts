@@ -4,27 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { interventionErrors, runNotebookExpecting } from "./notebook_runner.ts";
+import { interventionErrors, runNotebookExpecting, writeNotebook } from "./notebook_runner.ts";
 
 async function notebook(cells: string[]): Promise<{ dir: string; path: string }> {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "t.ipynb");
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      cells: cells.map((source, i) => ({
-        cell_type: "code",
-        execution_count: null,
-        id: `c${i}`,
-        metadata: {},
-        outputs: [],
-        source,
-      })),
-      metadata: { kernelspec: { display_name: "Deno", language: "typescript", name: "deno" } },
-      nbformat: 4,
-      nbformat_minor: 5,
-    }),
-  );
+  await writeNotebook(path, cells);
   return { dir, path };
 }
 
