@@ -356,7 +356,11 @@ export interface TopContribsOptions {
  * `resid_post`; the same layer for `mlp_out`), attention heads of layers before it (up to and
  * including it for `resid_mid` and `resid_post`) from every source token (BOS skipped), and the
  * embedding. The top k are kept per transcoder layer and the top min(k, n_heads) per attention
- * layer, then the global top k (as the reference does).
+ * layer, then the global top k, as the reference does, with one deliberate difference: sources
+ * that contribute exactly 0 by construction (transcoder features inactive at the token, attention
+ * from source tokens after the destination) are not candidates at all, whereas the reference's
+ * top-k keeps them and so ranks them above sources with negative contributions. Here a node may
+ * get fewer than k children, and those it gets all have non-zero contributions.
  *
  * @example
  * ```ts

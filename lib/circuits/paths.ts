@@ -6,6 +6,9 @@
  *    its contribution the feature's activation), or any direction (e.g. a logit difference).
  * 2. Each iteration expands every current path by the top `numBranches` sources of its last
  *    node (`topContribs`), then keeps the `numBranches` paths with the largest last contribution.
+ *    As in the reference, a path whose last node is at layer 0, `resid_pre` (an embedding, or an
+ *    attention head of layer 0, whose only source is the embedding with the same value) is not
+ *    extended: it stays in the beam only through the iteration that found it.
  * 3. Unless `rawAttribution`, a contribution is capped at the contribution of the last
  *    transcoder feature on its path (an approximation of zero-ablation attribution).
  *
@@ -222,7 +225,7 @@ export function greedyTopPaths(
     const next: FeatureVector[][] = [];
     for (const path of current) {
       const last = path[path.length - 1];
-      if (last.componentPath[last.componentPath.length - 1]?.type === "embed") continue;
+      if (last.layer === 0 && last.sublayer === "resid_pre") continue;
       let cap: number | undefined;
       if (!rawAttribution) {
         for (let i = path.length - 1; i >= 0; i--) {

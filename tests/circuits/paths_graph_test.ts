@@ -260,3 +260,45 @@ Deno.test("on a model: error nodes balance each node, logit directions and greed
     /token id 99 at \[0, 2\] is outside the vocabulary/,
   );
 });
+
+Deno.test("greedyTopPaths stops at layer-0 resid_pre nodes, as the reference's greedy_get_top_paths", async () => {
+  const cfg = gpt2Config({ n_layers: 3, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
+  let extendedBefore = 0;
+  for (const seed of [1, 2, 3]) {
+    const model = modelFromStateDict(cfg, randomStateDict(cfg, seed, 0.3));
+    const tcs = [0, 1, 2].map((l) =>
+      Transcoder.random(mlpTranscoderConfig(l, { d_in: 16, d_sae: 32 }), 10 * seed + l)
+    );
+    const ctx = await CircuitContext.create(model, tcs, [3, 8, 1, 40, 22, 9, 17]);
+    for (const layer of [2, 0]) {
+      const z = ctx.featureActs(layer, -1);
+      const f = z.indexOf(Math.max(...z));
+      assert.ok(z[f] > 0, `seed ${seed}: a live layer-${layer} feature`);
+      const paths = greedyTopPaths(ctx, transcoderFeatureVector(tcs[layer], f), {
+        numIters: 3,
+        numBranches: 15,
+        rawAttribution: true,
+      });
+      for (const path of paths.flat()) {
+        // Only the last node may be at layer 0, resid_pre (an embedding or a layer-0 head).
+        path.slice(0, -1).forEach((n, i) => {
+          const stop = n.layer === 0 && n.sublayer === "resid_pre";
+          assert.ok(!stop, `seed ${seed}: ${pathString(path)} goes on past node ${i}`);
+        });
+        if (layer === 0) assert.ok(path.length <= 2, `layer-0 target: ${pathString(path)}`);
+      }
+      // The paths that stopped are kept by the iteration that found them, not repeated later.
+      const ends = paths.flatMap((it, i) =>
+        it.filter((p) => p.at(-1)!.layer === 0 && p.at(-1)!.sublayer === "resid_pre").map((p) =>
+          [i, pathString(p)] as const
+        )
+      );
+      const later = ends.filter(([i, s]) =>
+        ends.some(([j, t]) => j > i && t.startsWith(`${s} <- `))
+      );
+      extendedBefore += ends.filter(([, s]) => s.includes("attn0")).length;
+      assert.deepEqual(later, []);
+    }
+  }
+  assert.ok(extendedBefore > 0, "some path ends at a layer-0 head (the case the rule is about)");
+});
