@@ -151,13 +151,16 @@ export function pathsViaFilter(
  * flattenPaths(perIteration).length; // 3
  * assert.deepEqual(flattenPaths(perIteration), [a, b, c]);
  * assert.deepEqual(flattenPaths([a, b]), [a, b]); // already flat
+ * // An iteration that kept no path (every path stopped at layer 0) adds nothing:
+ * assert.deepEqual(flattenPaths([[a, b], [c], []]), [a, b, c]);
  * ```
  */
 export function flattenPaths(paths: readonly unknown[]): FeatureVector[][] {
   const out: FeatureVector[][] = [];
   for (const x of paths) {
-    if (Array.isArray(x) && x.length > 0 && Array.isArray(x[0])) out.push(...flattenPaths(x));
-    else if (Array.isArray(x)) out.push(x as FeatureVector[]);
+    if (!Array.isArray(x) || x.length === 0) continue; // an iteration that kept no path
+    if (Array.isArray(x[0])) out.push(...flattenPaths(x));
+    else out.push(x as FeatureVector[]);
   }
   return out;
 }

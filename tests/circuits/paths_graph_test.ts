@@ -287,6 +287,11 @@ Deno.test("greedyTopPaths stops at layer-0 resid_pre nodes, as the reference's g
         });
         if (layer === 0) assert.ok(path.length <= 2, `layer-0 target: ${pathString(path)}`);
       }
+      if (layer === 0) {
+        // Its later iterations keep no path; graphs and filters take the empty lists in stride.
+        assert.deepEqual(paths.slice(1), [[], []]);
+        assert.equal(pathsToGraph(paths).nodes.size, 1 + paths[0].length);
+      }
       // The paths that stopped are kept by the iteration that found them, not repeated later.
       const ends = paths.flatMap((it, i) =>
         it.filter((p) => p.at(-1)!.layer === 0 && p.at(-1)!.sublayer === "resid_pre").map((p) =>
