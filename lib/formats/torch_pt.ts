@@ -8,9 +8,10 @@
  * uses, each interpreted here:
  * - persistent ids `('storage', torch.<T>Storage, key, location, numel)` → the storage's bytes;
  * - `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, meta])`
- *   and `_rebuild_tensor` (v1) → a host Tensor holding a contiguous row-major copy of the strided
- *   view (size, stride and offset are checked against the storage; an error names the tensor by
- *   its path in the object, e.g. `state_dict.W_enc`);
+ *   and `_rebuild_tensor` (v1) → a host Tensor in row-major order: a view of its storage's
+ *   memory when the view is a contiguous range (views of one storage then share memory, as in
+ *   PyTorch), else a copy (size, stride and offset are checked against the storage; an error
+ *   names the tensor by its path in the object, e.g. `state_dict.W_enc`);
  * - `torch._utils._rebuild_parameter` (and `_rebuild_parameter_with_state`) → the tensor;
  * - `torch.device(...)` → its string (`"cpu"`, `"cuda:0"`); dtypes such as `torch.float32` → the
  *   string `"torch.float32"`; `torch.Size(...)` → an array.
@@ -18,6 +19,11 @@
  * Storage types: Float → float32; Half and BFloat16 → float32 (exact); Double → float64;
  * Int → int32; Long → int64; Short, Char, Byte → int32; Bool → bool. Devices are ignored (every
  * tensor lands in host memory). The legacy pre-1.6 format (a bare pickle stream) is refused.
+ *
+ * A hostile file cannot cost more than it holds: the zip reader inflates only the entries the
+ * pickle names, within a budget (zip.ts); the unpickler refuses cycles, deep nesting and huge
+ * integers (pickle.ts); and the copies of non-contiguous views (stride 0 can name a billion
+ * elements of a one-element storage) may not exceed the storages' elements plus 2^24 in total.
  *
  * @module
  */
@@ -32,6 +38,7 @@ import {
   type TypedArray,
 } from "../tensor/tensor.ts";
 import { bf16ToF32, f16ToF32 } from "./half.ts";
+import { readInputFile } from "./input_file.ts";
 import {
   type GlobalHandler,
   isPickleRecord,
@@ -40,7 +47,7 @@ import {
   pickleTypeName,
   unpickle,
 } from "./pickle.ts";
-import { looksLikeZip, readZip, ZipError } from "./zip.ts";
+import { looksLikeZip, openZip, type ZipArchive, ZipError } from "./zip.ts";
 
 /**
  * Raised for an unreadable, malformed or refused checkpoint; the message names the file.
@@ -119,19 +126,22 @@ const TORCH_DTYPES = [
   "complex128",
 ];
 
-/** One storage of the archive, decoded to host values. */
+/** One storage of the archive, read and decoded to host values when a tensor first needs it. */
 class TorchStorage {
-  uses = 0;
+  #data?: TypedArray;
   constructor(
     readonly key: string,
-    readonly kind: string,
     readonly dtype: DType,
-    readonly data: TypedArray,
+    readonly numel: number,
+    readonly read: () => TypedArray,
   ) {}
+  get data(): TypedArray {
+    return this.#data ??= this.read();
+  }
 }
 
-/** A tensor view waiting to be copied out of its storage (done after unpickling, with its path). */
-class PendingTensor {
+/** A tensor view waiting to be read out of its storage (done after unpickling, with its path). */
+class TensorView {
   constructor(
     readonly storage: TorchStorage,
     readonly offset: number,
@@ -145,14 +155,13 @@ function intList(v: unknown, what: string): number[] {
   return v.map((x) => Number(x));
 }
 
-function rebuildTensor(args: unknown[]): PendingTensor {
+function rebuildTensor(args: unknown[]): TensorView {
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof TorchStorage)) {
     throw new Error(`storage argument is ${pickleTypeName(storage)}, not a storage`);
   }
   if (args.length < 4) throw new Error(`expected at least 4 arguments, got ${args.length}`);
-  storage.uses++;
-  return new PendingTensor(
+  return new TensorView(
     storage,
     Number(offset),
     intList(size, "size"),
@@ -209,17 +218,32 @@ function childPath(path: string, key: unknown): string {
   return `${path}[${typeof key === "string" ? JSON.stringify(key) : String(key)}]`;
 }
 
-/** Largest view (elements) allowed to exceed its storage by repeating elements (zero strides). */
-const MAX_EXPANDED = 1 << 24;
+/**
+ * Elements that copying non-contiguous views may produce beyond the checkpoint's storages: a
+ * stride-0 or overlapping view can name far more elements than its storage holds, so the copies
+ * of one file together may not exceed its storages' elements plus this allowance (64 MiB of
+ * float32).
+ */
+const COPY_ALLOWANCE = 1 << 24;
 
-/** Copies a strided view into a contiguous row-major tensor, checking it fits its storage. */
-function realize(p: PendingTensor, name: string, source: string): Tensor {
+/** What copying views may still produce, in elements, for one checkpoint. */
+interface CopyBudget {
+  left: number;
+  readonly total: number;
+}
+
+/**
+ * The host tensor of a view: its storage's memory itself when the view is a contiguous row-major
+ * range (so views of one storage share memory, as in PyTorch), else a row-major copy, charged to
+ * the checkpoint's copy budget.
+ */
+function realize(p: TensorView, name: string, source: string, budget: CopyBudget): Tensor {
   const { storage, offset, size, stride } = p;
   const fail = (msg: string): never => {
     throw new PtFormatError(
       `${source}: tensor ${name || "(root)"}: ${msg} (size ${shapeStr(size)}, stride ${
         shapeStr(stride)
-      }, offset ${offset}, storage "${storage.key}" of ${storage.data.length} elements)`,
+      }, offset ${offset}, storage "${storage.key}" of ${storage.numel} elements)`,
     );
   };
   if (size.length !== stride.length) {
@@ -233,12 +257,8 @@ function realize(p: PendingTensor, name: string, source: string): Tensor {
   }
   if (!Number.isSafeInteger(offset) || offset < 0) fail("offset is not an integer >= 0");
   const n = sizeOf(size);
-  const numel = storage.data.length;
-  if (n > numel && n > MAX_EXPANDED) {
-    fail(
-      `the view has ${n} elements, more than its storage and than ${MAX_EXPANDED}: refusing to expand it`,
-    );
-  }
+  if (!Number.isSafeInteger(n)) fail(`the view has ${n} elements`);
+  const numel = storage.numel;
   if (n === 0) {
     if (offset > numel) fail("offset lies past the end of the storage");
   } else {
@@ -249,13 +269,15 @@ function realize(p: PendingTensor, name: string, source: string): Tensor {
   const dtype = storage.dtype;
   const src = storage.data;
   const rowMajor = stridesOf(size);
-  const contiguous = size.every((d, i) => d === 1 || stride[i] === rowMajor[i]);
-  if (contiguous) {
-    if (offset === 0 && n === numel && storage.uses === 1) {
-      return { dtype, shape: [...size], data: src };
-    }
-    return { dtype, shape: [...size], data: src.slice(offset, offset + n) as DataOf[DType] };
+  if (size.every((d, i) => d === 1 || stride[i] === rowMajor[i])) {
+    return { dtype, shape: [...size], data: src.subarray(offset, offset + n) as DataOf[DType] };
   }
+  if (n > budget.left) {
+    fail(
+      `copying the view's ${n} elements would exceed the checkpoint's budget for copied views (${budget.total} elements: its storages' elements plus ${COPY_ALLOWANCE}; ${budget.left} left): refusing to expand it`,
+    );
+  }
+  budget.left -= n;
   const out = allocate(dtype, n);
   // deno-lint-ignore no-explicit-any
   const s = src as any, d = out as any;
@@ -276,19 +298,23 @@ function realize(p: PendingTensor, name: string, source: string): Tensor {
   return { dtype, shape: [...size], data: out };
 }
 
-/** Replaces every pending tensor in the unpickled object by its host tensor, in place. */
-function materialize(root: unknown, source: string): unknown {
-  const done = new Map<PendingTensor, Tensor>();
+/**
+ * Replaces every tensor view in the unpickled object by its host tensor, in place (the
+ * unpickler has already refused cycles and deep nesting).
+ */
+function materialize(root: unknown, source: string, storages: Iterable<TorchStorage>): unknown {
+  let total = COPY_ALLOWANCE;
+  for (const st of storages) total += st.numel;
+  const budget: CopyBudget = { left: total, total };
+  const done = new Map<TensorView, Tensor>();
   const seen = new Set<object>();
   const visit = (v: unknown, path: string): unknown => {
-    if (v instanceof PendingTensor) {
+    if (v instanceof TensorView) {
       let t = done.get(v);
-      if (!t) done.set(v, t = realize(v, path, source));
+      if (!t) done.set(v, t = realize(v, path, source, budget));
       return t;
     }
-    if (v instanceof TorchStorage) {
-      return { dtype: v.dtype, shape: [v.data.length], data: v.data.slice() } as Tensor;
-    }
+    if (v instanceof TorchStorage) return { dtype: v.dtype, shape: [v.data.length], data: v.data };
     if (typeof v !== "object" || v === null || seen.has(v)) return v;
     seen.add(v);
     if (Array.isArray(v)) {
@@ -318,13 +344,13 @@ function isLegacy(bytes: Uint8Array): boolean {
 }
 
 /** Finds the archive folder: the single top-level folder holding `data.pkl`. */
-function archivePrefix(files: Map<string, Uint8Array>, source: string): string {
-  const tops = new Set([...files.keys()].map((n) => n.split("/")[0]));
+function archivePrefix(files: ZipArchive, source: string): string {
+  const tops = new Set(files.names.map((n) => n.split("/")[0]));
   const withPickle = [...tops].filter((t) => files.has(`${t}/data.pkl`));
   if (withPickle.length === 0) {
     throw new PtFormatError(
       `${source}: no <archive>/data.pkl in the zip (entries: ${
-        [...files.keys()].slice(0, 5).join(", ")
+        files.names.slice(0, 5).join(", ")
       }): not a torch.save checkpoint`,
     );
   }
@@ -379,9 +405,9 @@ export function parseTorchCheckpoint(
     );
   }
   try {
-    const files = readZip(bytes, source);
+    const files = openZip(bytes, source);
     const prefix = archivePrefix(files, source);
-    const order = files.get(`${prefix}/byteorder`);
+    const order = files.has(`${prefix}/byteorder`) ? files.read(`${prefix}/byteorder`) : undefined;
     if (order && new TextDecoder().decode(order).trim() !== "little") {
       throw new PtFormatError(
         `${source}: ${prefix}/byteorder says "${
@@ -411,27 +437,29 @@ export function parseTorchCheckpoint(
       let st = storages.get(cacheKey);
       if (!st) {
         const path = `${prefix}/data/${key}`;
-        const raw = files.get(path);
-        if (!raw) throw new Error(`storage "${key}" (${path}) is missing from the archive`);
-        if (raw.length !== numel * kind.bytes) {
+        if (!files.has(path)) {
+          throw new Error(`storage "${key}" (${path}) is missing from the archive`);
+        }
+        // Checked before reading: only storages the pickle names are ever inflated.
+        if (files.size(path) !== numel * kind.bytes) {
           throw new Error(
-            `storage "${key}" (${path}) holds ${raw.length} bytes, but ${numel} ${kindName} elements need ${
-              numel * kind.bytes
-            }`,
+            `storage "${key}" (${path}) holds ${
+              files.size(path)
+            } bytes, but ${numel} ${kindName} elements need ${numel * kind.bytes}`,
           );
         }
-        st = new TorchStorage(key, kindName, kind.dtype, kind.decode(raw));
+        st = new TorchStorage(key, kind.dtype, numel, () => kind.decode(files.read(path)));
         storages.set(cacheKey, st);
       }
       return st;
     };
-    const value = unpickle(files.get(`${prefix}/data.pkl`)!, {
+    const value = unpickle(files.read(`${prefix}/data.pkl`), {
       source: `${source} (${prefix}/data.pkl)`,
       globals: TORCH_GLOBALS,
       recordClasses: options.recordClasses,
       persistentLoad,
     });
-    return materialize(value, source);
+    return materialize(value, source, storages.values());
   } catch (e) {
     if (e instanceof PtFormatError) throw e;
     if (e instanceof ZipError || e instanceof PickleError) {
@@ -483,14 +511,6 @@ export async function readTorchCheckpoint(
   options: TorchCheckpointOptions = {},
 ): Promise<unknown> {
   if (typeof pathOrBytes !== "string") return parseTorchCheckpoint(pathOrBytes, options);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(pathOrBytes);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new PtFormatError(`${pathOrBytes}: file not found`);
-    }
-    throw e;
-  }
+  const bytes = await readInputFile(pathOrBytes, (m) => new PtFormatError(m));
   return parseTorchCheckpoint(bytes, { ...options, source: options.source ?? pathOrBytes });
 }

@@ -14,7 +14,18 @@ import {
   readTorchCheckpoint,
 } from "../../lib/formats/torch_pt.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
-import { checkpointZip, dictPickle, f32Bytes, O, pk, tensorPickle, uni } from "./pickle_bytes.ts";
+import { assertRefused } from "../helpers/within_budget.ts";
+import {
+  checkpointZip,
+  dictPickle,
+  f32Bytes,
+  k,
+  O,
+  pk,
+  tensorPickle,
+  uni,
+} from "./pickle_bytes.ts";
+import { buildZip } from "./zip_bytes.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/pt/${name}`, import.meta.url));
 
@@ -60,14 +71,30 @@ Deno.test("every dtype, strided view, scalar and empty tensor equals PyTorch's v
   }
 });
 
-Deno.test("tensors that share a storage are copied out as independent contiguous tensors", async () => {
+Deno.test("views of one storage share its memory where they can; strided views are copied", async () => {
   const got = await readTorchCheckpoint(fixture("strided.pt")) as Map<string, Tensor<"float32">>;
   const base = got.get("base")!, v = got.get("view")!;
   assert.deepEqual(Array.from(base.data), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   assert.deepEqual(v.shape, [2, 2]);
-  assert.deepEqual(Array.from(v.data), [4, 6, 8, 10]); // t[1:, ::2]
+  assert.deepEqual(Array.from(v.data), [4, 6, 8, 10]); // t[1:, ::2]: strided, so a copy
   v.data[0] = -1;
   assert.equal(base.data[4], 4);
+  // Contiguous views (rows 0 and 1 of one [2, 3] storage, and the whole) share its memory.
+  const bytes = checkpointZip(
+    dictPickle([
+      ["all", tensorPickle("0", 6, 0, [2, 3], [3, 1])],
+      ["row0", tensorPickle("0", 6, 0, [3], [1])],
+      ["row1", tensorPickle("0", 6, 3, [3], [1])],
+    ]),
+    { "0": f32Bytes([0, 1, 2, 3, 4, 5]) },
+  );
+  const m = parseTorchCheckpoint(bytes) as Map<string, Tensor<"float32">>;
+  const all = m.get("all")!, row1 = m.get("row1")!;
+  assert.deepEqual(Array.from(row1.data), [3, 4, 5]);
+  assert.equal(row1.data.buffer, all.data.buffer);
+  assert.equal(m.get("row0")!.data.buffer, all.data.buffer);
+  row1.data[0] = 30; // as in PyTorch, a write through one view shows in the others
+  assert.equal(all.data[3], 30);
 });
 
 Deno.test("a hand-built checkpoint: offsets, strides, zero strides and the archive name", () => {
@@ -102,7 +129,7 @@ Deno.test("a view outside its storage is an error naming the tensor", () => {
   );
   assert.throws(
     () => parseTorchCheckpoint(huge, { source: "h.pt" }),
-    /^PtFormatError: h\.pt: tensor e: the view has 33162750 elements, more than its storage and than 16777216: refusing to expand it/,
+    /^PtFormatError: h\.pt: tensor e: copying the view's 33162750 elements would exceed the checkpoint's budget for copied views \(16777217 elements: its storages' elements plus 16777216; 16777217 left\): refusing to expand it/,
   );
   const nested = checkpointZip(
     pk(
@@ -228,5 +255,63 @@ Deno.test("hostile and unknown-opcode checkpoints are refused before anything ru
   assert.throws(
     () => parseTorchCheckpoint(zipSync(files, { level: 0 })),
     /pickle global "posix\.system" is not allowed/,
+  );
+});
+
+Deno.test("stride-0 views cannot expand a tiny storage beyond the checkpoint's copy budget", async () => {
+  // Each view names 8M elements of a one-element storage (allowed alone); together they would
+  // copy 40M elements (160 MB) out of a file of a few hundred bytes.
+  const views = Array.from(
+    { length: 5 },
+    (_, i) =>
+      [`e${i}`, tensorPickle("0", 1, 0, [128, 128, 128, 4], [0, 0, 0, 0])] as [
+        string,
+        number[],
+      ],
+  );
+  const bytes = checkpointZip(dictPickle(views), { "0": f32Bytes([1]) });
+  assert.ok(bytes.length < 2000);
+  await assertRefused(
+    () => parseTorchCheckpoint(bytes, { source: "x.pt" }),
+    PtFormatError,
+    /^x\.pt: tensor e2: copying the view's 8388608 elements would exceed the checkpoint's budget for copied views \(16777217 elements: its storages' elements plus 16777216; 1 left\)/,
+  );
+});
+
+Deno.test("zip entries the checkpoint never names are never inflated", () => {
+  const pkl = dictPickle([["w", tensorPickle("0", 2, 0, [2], [1])]]);
+  // A lying deflate bomb beside the real entries: 64 MiB of zeros declared as 10 bytes.
+  const zeros = new Uint8Array(64 << 20);
+  const bytes = buildZip([
+    { name: "archive/data.pkl", data: pkl },
+    { name: "archive/data/0", data: f32Bytes([1, 2]) },
+    { name: "archive/data/99", data: zeros, deflate: true, size: 10 },
+  ]);
+  const got = parseTorchCheckpoint(bytes) as Map<string, Tensor>;
+  assert.deepEqual(Array.from(got.get("w")!.data as Float32Array), [1, 2]);
+  // Named, the same entry is refused at once.
+  const named = dictPickle([["w", tensorPickle("99", 10, 0, [1], [1], "ByteStorage")]]);
+  assert.throws(
+    () =>
+      parseTorchCheckpoint(
+        buildZip([
+          { name: "archive/data.pkl", data: named },
+          { name: "archive/data/99", data: zeros, deflate: true, size: 10 },
+        ]),
+        { source: "b.pt" },
+      ),
+    /^PtFormatError: b\.pt: entry "archive\/data\/99": inflates to more than the 10 bytes it declares$/,
+  );
+});
+
+Deno.test("a tensor used as a dict key is refused: no internal object leaks out", async () => {
+  const bytes = checkpointZip(
+    pk(O.PROTO2, O.EMPTY_DICT, ...tensorPickle("0", 1, 0, [1], [1]), ...k(1), O.SETITEM, O.STOP),
+    { "0": f32Bytes([1]) },
+  );
+  await assertRefused(
+    () => parseTorchCheckpoint(bytes, { source: "key.pt" }),
+    PtFormatError,
+    /^key\.pt \(archive\/data\.pkl\): SETITEM at offset \d+: a dict key is a TensorView \(only None, bool, int, float, str, bytes, globals and tuples of them are accepted\)$/,
   );
 });
