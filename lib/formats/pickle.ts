@@ -16,6 +16,13 @@
  * `BUILD` gives a dict, such as a state dict's `_metadata`, is dropped); `set`/`frozenset` →
  * `Set`; a record class instance → `{ __class__: "module.Name", ...fields }`.
  *
+ * Hostile pickles cost no more than their size: the machine is iterative; integers longer than
+ * 1024 bytes (or 2500 digits) are refused; dict keys and set members must be plain hashable data
+ * (a tensor, or any object a handler built, is refused as a key); and the result is refused when
+ * its containers form a cycle, nest deeper than 256 levels, or unfold (shared references counted
+ * each time) into more than a million values plus 16 per pickle byte, so that callers can walk
+ * or print it recursively.
+ *
  * Opcodes: all of protocols 2–5 except the out-of-band buffers (`NEXT_BUFFER`,
  * `READONLY_BUFFER`) and the extension registry (`EXT1/2/4`), plus the protocol-1 forms Python
  * still emits at protocol 1 (`INT`, `LONG`, `copyreg._reconstructor`). The protocol-0 text
@@ -124,6 +131,12 @@ function iterableItems(v: unknown, what: string): unknown[] {
   throw new Error(`${what} expects a list, got ${pickleTypeName(v)}`);
 }
 
+function hashableSet(args: unknown[], what: string): Set<unknown> {
+  const items = args.length ? iterableItems(args[0], what) : [];
+  for (const v of items) checkHashable(v, `a ${what} member`);
+  return new Set(items);
+}
+
 /**
  * The globals every unpickle allows, each interpreted by our code: containers Python pickles by
  * reference at low protocols (`collections.OrderedDict`, `builtins.set`, `builtins.frozenset`,
@@ -151,6 +164,7 @@ export const BUILTIN_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
             if (!Array.isArray(p) || p.length !== 2) {
               throw new Error("OrderedDict item is not a pair");
             }
+            checkHashable(p[0], "an OrderedDict key");
             return p as [unknown, unknown];
           }),
         );
@@ -158,10 +172,8 @@ export const BUILTIN_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
       throw new Error(`OrderedDict takes at most 1 argument, got ${args.length}`);
     },
   },
-  "builtins.set": { reduce: (args) => new Set(args.length ? iterableItems(args[0], "set") : []) },
-  "builtins.frozenset": {
-    reduce: (args) => new Set(args.length ? iterableItems(args[0], "frozenset") : []),
-  },
+  "builtins.set": { reduce: (args) => hashableSet(args, "set") },
+  "builtins.frozenset": { reduce: (args) => hashableSet(args, "frozenset") },
   "builtins.bytes": {
     reduce(args) {
       if (args.length === 0) return new Uint8Array(0);
@@ -317,23 +329,102 @@ const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, 
 const hex = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
 const utf8 = new TextDecoder("utf-8");
 
+/**
+ * Longest integer accepted, in bytes (LONG1/LONG4) or decimal digits (INT/LONG): 8192 bits,
+ * more than any config or checkpoint holds; beyond it, decoding and printing get slow.
+ */
+const MAX_INT_BYTES = 1024;
+const MAX_INT_DIGITS = 2500;
+
+/** Deepest nesting of containers accepted (checkpoints nest a few levels). */
+const MAX_DEPTH = 256;
+
+const asNumberIfSafe = (v: bigint): number | bigint =>
+  v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+
 /** Interprets two's-complement little-endian bytes as an integer (number when exact). */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  let hexDigits = "";
+  for (let i = b.length - 1; i >= 0; i--) hexDigits += b[i].toString(16).padStart(2, "0");
+  let v = BigInt(`0x${hexDigits}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(v)
-    : v;
+  return asNumberIfSafe(v);
 }
 
 function parseDecimal(text: string): number | bigint {
-  if (!/^[+-]?\d+$/.test(text)) throw new Error(`"${text}" is not an integer`);
-  const v = BigInt(text);
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(v)
-    : v;
+  if (!/^[+-]?\d+$/.test(text)) throw new Error(`"${text.slice(0, 40)}" is not an integer`);
+  if (text.length > MAX_INT_DIGITS) {
+    throw new Error(`an integer of ${text.length} digits (over ${MAX_INT_DIGITS}) is refused`);
+  }
+  return asNumberIfSafe(BigInt(text));
+}
+
+/** Whether a value can be a dict key or set member (what Python can hash, as plain data). */
+function isHashable(v: unknown, depth = 0): boolean {
+  if (v === null || typeof v !== "object") return typeof v !== "function" && v !== undefined;
+  if (v instanceof Uint8Array || v instanceof PickleGlobal) return true;
+  return Array.isArray(v) && depth < 8 && v.every((x) => isHashable(x, depth + 1));
+}
+
+function checkHashable(v: unknown, what: string): void {
+  if (!isHashable(v)) {
+    throw new Error(
+      `${what} is a ${
+        pickleTypeName(v)
+      } (only None, bool, int, float, str, bytes, globals and tuples of them are accepted)`,
+    );
+  }
+}
+
+/** The containers inside a value that the structure check walks into. */
+function children(v: unknown): unknown[] | undefined {
+  if (Array.isArray(v)) return v;
+  if (v instanceof Map) return [...v.keys(), ...v.values()];
+  if (v instanceof Set) return [...v];
+  if (isPickleRecord(v)) return Object.values(v);
+  return undefined;
+}
+
+/**
+ * Refuses an unpickled value whose containers form a cycle (a list holding itself through the
+ * memo), nest deeper than MAX_DEPTH, or unfold (shared references counted each time) into more
+ * than `maxUnfolded` values: consumers may then walk it recursively, or print it, safely.
+ * Iterative, linear in the number of distinct containers and references.
+ */
+function checkStructure(root: unknown, maxUnfolded: number): void {
+  const unfolded = new Map<object, number>(); // container -> size unfolded; -1 while on the path
+  const stack: { node: object; items: unknown[]; i: number; size: number }[] = [];
+  const enter = (v: unknown): number | undefined => {
+    const items = children(v);
+    if (!items) return 1;
+    const known = unfolded.get(v as object);
+    if (known === -1) throw new Error("a container holds itself (a cycle through the memo)");
+    if (known !== undefined) return known;
+    if (stack.length >= MAX_DEPTH) {
+      throw new Error(`containers nest deeper than ${MAX_DEPTH} levels`);
+    }
+    unfolded.set(v as object, -1);
+    stack.push({ node: v as object, items, i: 0, size: 1 });
+    return undefined;
+  };
+  if (enter(root) !== undefined) return;
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i < top.items.length) {
+      const n = enter(top.items[top.i++]);
+      if (n !== undefined) top.size += n;
+    } else {
+      stack.pop();
+      if (top.size > maxUnfolded) {
+        throw new Error(
+          `the object unfolds into ${top.size} values (shared references counted each time), over ${maxUnfolded}`,
+        );
+      }
+      unfolded.set(top.node, top.size);
+      if (stack.length) stack[stack.length - 1].size += top.size;
+    }
+  }
 }
 
 class Machine {
@@ -502,7 +593,10 @@ class Machine {
       this.#fail(`${this.#at()}: target is a ${pickleTypeName(target)}, not a dict`);
     }
     if (items.length % 2) this.#fail(`${this.#at()}: odd number of items`);
-    for (let i = 0; i < items.length; i += 2) target.set(items[i], items[i + 1]);
+    for (let i = 0; i < items.length; i += 2) {
+      this.#hashable(items[i], "a dict key");
+      target.set(items[i], items[i + 1]);
+    }
   }
 
   #appends(target: unknown, items: unknown[]): void {
@@ -529,9 +623,16 @@ class Machine {
         case OP.FRAME:
           this.#u64();
           break;
-        case OP.STOP:
+        case OP.STOP: {
           if (s.length === 0) this.#fail(`STOP at offset ${this.#opAt} with an empty stack`);
-          return s.pop();
+          const value = s.pop();
+          try {
+            checkStructure(value, 1_000_000 + 16 * this.#bytes.length);
+          } catch (e) {
+            this.#fail(`refused: ${(e as Error).message}`, e);
+          }
+          return value;
+        }
         case OP.MARK:
           this.#marks.push(s.length);
           break;
@@ -570,6 +671,11 @@ class Machine {
         case OP.LONG4: {
           const n = this.#view.getInt32(this.#need(4), true);
           if (n < 0) this.#fail(`${this.#at()}: negative length ${n}`);
+          if (n > MAX_INT_BYTES) {
+            this.#fail(
+              `${this.#at()}: an integer of ${n} bytes (over ${MAX_INT_BYTES}) is refused`,
+            );
+          }
           s.push(decodeLong(this.#take(n)));
           break;
         }
@@ -675,12 +781,18 @@ class Machine {
           if (!(target instanceof Set)) {
             this.#fail(`${this.#at()}: target is a ${pickleTypeName(target)}, not a set`);
           }
-          for (const v of items) target.add(v);
+          for (const v of items) {
+            this.#hashable(v, "a set member");
+            target.add(v);
+          }
           break;
         }
-        case OP.FROZENSET:
-          s.push(new Set(this.#popMark()));
+        case OP.FROZENSET: {
+          const items = this.#popMark();
+          for (const v of items) this.#hashable(v, "a set member");
+          s.push(new Set(items));
           break;
+        }
         // ------------------------------------------------------------ memo
         case OP.BINPUT:
           this.#memo.set(this.#u8(), this.#top());
@@ -754,6 +866,14 @@ class Machine {
           this.#fail(`unknown pickle opcode ${hex(op)} at offset ${this.#opAt}`);
         }
       }
+    }
+  }
+
+  #hashable(v: unknown, what: string): void {
+    try {
+      checkHashable(v, what);
+    } catch (e) {
+      this.#fail(`${this.#at()}: ${(e as Error).message}`, e);
     }
   }
 

@@ -11,7 +11,7 @@ export function pk(...pieces: Piece[]): Uint8Array {
   const out: number[] = [];
   for (const p of pieces) {
     if (typeof p === "number") out.push(p);
-    else out.push(...p);
+    else for (const b of p) out.push(b);
   }
   return Uint8Array.from(out);
 }

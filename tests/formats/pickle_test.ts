@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { BUILTIN_GLOBALS, PickleError, PickleGlobal, unpickle } from "../../lib/formats/pickle.ts";
+import { assertRefused } from "../helpers/within_budget.ts";
 import { glob, k, le, O, pk, suni, uni } from "./pickle_bytes.ts";
 
 const fixture = (name: string) =>
@@ -383,4 +384,117 @@ Deno.test("persistent ids go to the caller's loader", () => {
     },
   );
   assert.deepEqual(v, { loaded: ["storage", 3] });
+});
+
+const APPEND = 0x61, BINPUT = 0x71, BINGET = 0x68, LONG4 = 0x8b, LONG = 0x4c, DUP = 0x32;
+
+Deno.test("a huge LONG4 or LONG integer is refused at once, not decoded in quadratic time", async () => {
+  const payload = new Uint8Array(300_000).fill(0x11);
+  await assertRefused(
+    () => unpickle(pk(O.PROTO2, LONG4, ...le(payload.length, 4), payload, O.STOP)),
+    PickleError,
+    /^<pickle>: LONG4 at offset 2: an integer of 300000 bytes \(over 1024\) is refused$/,
+  );
+  const digits = new TextEncoder().encode("9".repeat(300_000) + "L\n");
+  await assertRefused(
+    () => unpickle(pk(LONG, digits, O.STOP)),
+    PickleError,
+    /^<pickle>: LONG at offset 0: an integer of 300000 digits \(over 2500\) is refused$/,
+  );
+  // Up to the limit, integers decode exactly, in two's complement.
+  const max = new Uint8Array(1024).fill(0xff);
+  assert.equal(one(LONG4, ...le(1024, 4), max), -1);
+  max[1023] = 0x7f;
+  assert.equal(one(LONG4, ...le(1024, 4), max), (1n << 8191n) - 1n);
+});
+
+Deno.test("nesting deeper than 256 levels is refused without overflowing the stack", async () => {
+  // [[[[...]]]] 100,000 deep: EMPTY_LIST x N, then APPEND x (N - 1), in 200 kB.
+  const n = 100_000;
+  const deep = pk(
+    O.PROTO2,
+    new Uint8Array(n).fill(O.EMPTY_LIST),
+    new Uint8Array(n - 1).fill(APPEND),
+    O.STOP,
+  );
+  await assertRefused(
+    () => unpickle(deep),
+    PickleError,
+    /^<pickle>: refused: containers nest deeper than 256 levels$/,
+  );
+  const ok = pk(
+    O.PROTO2,
+    new Uint8Array(200).fill(O.EMPTY_LIST),
+    new Uint8Array(199).fill(APPEND),
+    O.STOP,
+  );
+  let v = unpickle(ok) as unknown[], depth = 1;
+  while (v.length) [v, depth] = [v[0] as unknown[], depth + 1];
+  assert.equal(depth, 200);
+});
+
+Deno.test("cycles through the memo are refused, in lists and in record classes", async () => {
+  // l = []; l.append(l)
+  await assertRefused(
+    () => unpickle(pk(O.PROTO2, O.EMPTY_LIST, BINPUT, 0, BINGET, 0, APPEND, O.STOP)),
+    PickleError,
+    /^<pickle>: refused: a container holds itself \(a cycle through the memo\)$/,
+  );
+  // cfg = RunnerConfig(); cfg.__dict__ = {"d_in": 8, "self": cfg}
+  const cyclic = pk(
+    O.PROTO2,
+    ...glob("sae_training.config", "RunnerConfig"),
+    O.EMPTY_TUPLE,
+    O.NEWOBJ,
+    BINPUT,
+    0,
+    O.EMPTY_DICT,
+    O.MARK,
+    ...uni("d_in"),
+    ...k(8),
+    ...uni("self"),
+    BINGET,
+    0,
+    O.SETITEMS,
+    O.BUILD,
+    O.STOP,
+  );
+  await assertRefused(
+    () => unpickle(cyclic, { recordClasses: [RECORD] }),
+    PickleError,
+    /a container holds itself/,
+  );
+});
+
+Deno.test("shared references that unfold into billions of values are refused", async () => {
+  // x0 = []; x(i+1) = [x(i), x(i)]: 60 levels share each list twice, 2^60 values unfolded.
+  const levels: number[] = [O.EMPTY_LIST];
+  for (let i = 0; i < 60; i++) levels.push(BINPUT, 0, DUP, O.TUPLE2);
+  await assertRefused(
+    () => unpickle(pk(O.PROTO2, ...levels, O.STOP)),
+    PickleError,
+    /^<pickle>: refused: the object unfolds into \d+ values \(shared references counted each time\), over \d+$/,
+  );
+  // Sharing within the limit keeps identity, as Python's memo does.
+  const pair = one(O.EMPTY_LIST, DUP, O.TUPLE2) as unknown[];
+  assert.equal(pair[0], pair[1]);
+});
+
+Deno.test("dict keys and set members must be plain hashable data", async () => {
+  await assertRefused(
+    () => unpickle(pk(O.PROTO2, O.EMPTY_DICT, O.EMPTY_DICT, ...k(1), O.SETITEM, O.STOP)),
+    PickleError,
+    /^<pickle>: SETITEM at offset 6: a dict key is a dict \(only None, bool, int, float, str, bytes, globals and tuples of them are accepted\)$/,
+  );
+  await assertRefused(
+    () => unpickle(pk(0x80, 4, 0x8f, O.MARK, O.EMPTY_DICT, 0x90, O.STOP)),
+    PickleError,
+    /^<pickle>: ADDITEMS at offset 5: a set member is a dict /,
+  );
+  // Tuples of plain values are keys, as in Python.
+  const m = one(O.EMPTY_DICT, ...k(1), ...k(2), O.TUPLE2, ...k(3), O.SETITEM) as Map<
+    unknown,
+    unknown
+  >;
+  assert.deepEqual([...m.entries()], [[[1, 2], 3]]);
 });
