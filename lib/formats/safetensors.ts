@@ -11,6 +11,7 @@
  */
 import { type DType, shapeStr, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.ts";
+import { readInputFile } from "./input_file.ts";
 
 /**
  * Raised for a malformed or unsupported safetensors file; the message names the file and field.
@@ -43,6 +44,38 @@ export interface SafetensorsFile {
 /** Largest header accepted (the reference implementation's limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
 
+/**
+ * The first key that appears twice in one object of a JSON text (which `JSON.parse` would
+ * silently resolve to its last value), or undefined. The text must already be valid JSON.
+ */
+function duplicateJsonKey(text: string): string | undefined {
+  const objects: (Set<string> | null)[] = []; // one entry per open {…} (a Set) or […] (null)
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const keys = objects[objects.length - 1];
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      expectKey = false;
+      i = j;
+    } else if (c === "{") {
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === "[") {
+      objects.push(null);
+      expectKey = false;
+    } else if (c === "}" || c === "]") objects.pop();
+    else if (c === ",") expectKey = objects[objects.length - 1] !== null;
+  }
+  return undefined;
+}
+
 function copyAligned(bytes: Uint8Array, start: number, end: number): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer;
 }
@@ -71,15 +104,23 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
     );
   }
   let header: Record<string, unknown>;
+  let headerText = "";
   try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)),
-    );
+    headerText = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    header = JSON.parse(headerText);
   } catch (e) {
     return fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     fail("header is not a JSON object");
+  }
+  const duplicate = duplicateJsonKey(headerText);
+  if (duplicate !== undefined) {
+    fail(
+      `header holds the key ${
+        JSON.stringify(duplicate)
+      } twice (a JSON object's keys must be unique)`,
+    );
   }
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
@@ -144,8 +185,9 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
     }
     entries.push({ name, dtype, shape, begin, end });
   }
-  // Tensors must tile the data area without overlap (as the format requires).
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin);
+  // Tensors must tile the data area without overlap (as the format requires); a zero-size tensor
+  // sorts before a tensor that begins where it does, as in the reference reader.
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
     if (e.begin !== cursor) {
@@ -201,14 +243,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
  * ```
  */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new SafetensorsError(`${path}: file not found`);
-    throw e;
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(await readInputFile(path, (m) => new SafetensorsError(m)), path);
 }
 
 /** How to store a float32 tensor: its on-disk dtype. */

@@ -8,6 +8,8 @@ import {
 } from "../../lib/formats/safetensors.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../lib/formats/half.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
+import { assertRefused } from "../helpers/within_budget.ts";
+import { f32Bytes } from "./pickle_bytes.ts";
 
 const f32 = (values: number[], shape: number[]): Tensor => ({
   dtype: "float32",
@@ -179,4 +181,63 @@ Deno.test("writeSafetensors writes atomically and readSafetensors names a missin
     /missing\.safetensors: file not found/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("parseSafetensors refuses duplicate keys, which JSON.parse would silently merge", async () => {
+  const data = new Uint8Array(8);
+  const entry = '{"dtype":"F32","shape":[2],"data_offsets":[0,8]}';
+  const withHeader = (json: string) => {
+    const head = new TextEncoder().encode(json);
+    const out = new Uint8Array(8 + head.length + data.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+    out.set(head, 8);
+    out.set(data, 8 + head.length);
+    return out;
+  };
+  await assertRefused(
+    () => parseSafetensors(withHeader(`{"w":${entry},"w":${entry}}`), "d.safetensors"),
+    SafetensorsError,
+    /^d\.safetensors: header holds the key "w" twice \(a JSON object's keys must be unique\)$/,
+  );
+  // The same key written with an escape is the same key; keys inside entries count too.
+  await assertRefused(
+    () => parseSafetensors(withHeader(`{"w":${entry},"\\u0077":${entry}}`), "e.safetensors"),
+    SafetensorsError,
+    /holds the key "w" twice/,
+  );
+  await assertRefused(
+    () =>
+      parseSafetensors(
+        withHeader('{"w":{"dtype":"F32","shape":[2],"dtype":"I32","data_offsets":[0,8]}}'),
+        "f.safetensors",
+      ),
+    SafetensorsError,
+    /holds the key "dtype" twice/,
+  );
+  // Equal strings as values, or in arrays, are not keys.
+  const ok = withHeader(`{"__metadata__":{"a":"w","b":"w"},"w":${entry}}`);
+  assert.deepEqual(parseSafetensors(ok).metadata, { a: "w", b: "w" });
+});
+
+Deno.test("zero-size tensors are valid anywhere in the offset order", () => {
+  const header = {
+    a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+    z1: { dtype: "F32", shape: [0], data_offsets: [0, 0] },
+    z2: { dtype: "F32", shape: [3, 0], data_offsets: [8, 8] },
+    b: { dtype: "F32", shape: [1], data_offsets: [8, 12] },
+    z3: { dtype: "I64", shape: [0, 5], data_offsets: [12, 12] },
+  };
+  const file = parseSafetensors(rawFile(header, f32Bytes([1, 2, 3])));
+  assert.deepEqual([...file.tensors.keys()], ["a", "z1", "z2", "b", "z3"]);
+  assert.deepEqual(file.tensors.get("z2")!.shape, [3, 0]);
+  assert.deepEqual(Array.from(file.tensors.get("b")!.data as Float32Array), [3]);
+});
+
+Deno.test("readSafetensors on a directory says so", async () => {
+  const dir = await Deno.makeTempDir();
+  await assert.rejects(readSafetensors(dir), {
+    name: "SafetensorsError",
+    message: `${dir} is a directory, expected a file`,
+  });
+  await Deno.remove(dir);
 });
