@@ -34,6 +34,9 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** Largest size a config may give any dimension (2^31 - 1, the most a typed array index reaches). */
+const MAX_DIMENSION = 2 ** 31 - 1;
+
 /**
  * Checks a config and returns it; throws a ConfigError naming the bad field.
  *
@@ -59,8 +62,10 @@ export function validateConfig(cfg: GPT2Config): GPT2Config {
     "n_ctx",
   ] as const;
   for (const k of positive) {
-    if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) {
-      throw new ConfigError(`config.${k} is ${cfg[k]}, expected a positive integer`);
+    if (!Number.isInteger(cfg[k]) || cfg[k] <= 0 || cfg[k] > MAX_DIMENSION) {
+      throw new ConfigError(
+        `config.${k} is ${cfg[k]}, expected a positive integer up to ${MAX_DIMENSION}`,
+      );
     }
   }
   if (cfg.n_heads * cfg.d_head !== cfg.d_model) {
@@ -68,8 +73,10 @@ export function validateConfig(cfg: GPT2Config): GPT2Config {
       `config: n_heads (${cfg.n_heads}) x d_head (${cfg.d_head}) must equal d_model (${cfg.d_model})`,
     );
   }
-  if (!(cfg.layer_norm_eps > 0)) {
-    throw new ConfigError(`config.layer_norm_eps is ${cfg.layer_norm_eps}, expected > 0`);
+  if (!(cfg.layer_norm_eps > 0 && cfg.layer_norm_eps < 1)) {
+    throw new ConfigError(
+      `config.layer_norm_eps is ${cfg.layer_norm_eps}, expected a number in (0, 1)`,
+    );
   }
   if (cfg.act_fn !== "gelu_new") {
     throw new ConfigError(`config.act_fn is "${cfg.act_fn}", only "gelu_new" is supported`);
@@ -130,10 +137,16 @@ export const GPT2_SMALL: GPT2Config = gpt2Config({ n_layers: 12, d_model: 768, n
  * ```
  */
 export function configFromHf(json: Record<string, unknown>, source = "config.json"): GPT2Config {
-  const num = (key: string, fallback?: number): number => {
-    const v = json[key] ?? fallback;
-    if (typeof v !== "number") {
-      throw new ConfigError(`${source}: field "${key}" is ${JSON.stringify(v)}, expected a number`);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new ConfigError(
+      `${source}: expected a JSON object, got ${JSON.stringify(json)?.slice(0, 40)}`,
+    );
+  }
+  const num = (key: string, fallback?: unknown): number => {
+    const v = json[key] === undefined ? fallback : json[key];
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      const got = v === undefined ? "missing" : `is ${JSON.stringify(v)}`;
+      throw new ConfigError(`${source}: field "${key}" ${got}, expected a number`);
     }
     return v;
   };
@@ -157,7 +170,7 @@ export function configFromHf(json: Record<string, unknown>, source = "config.jso
       d_head: d_model / n_heads,
       d_mlp: inner === null ? 4 * d_model : num("n_inner"),
       d_vocab: num("vocab_size"),
-      n_ctx: num("n_positions", json.n_ctx as number | undefined),
+      n_ctx: num("n_positions", json.n_ctx),
       layer_norm_eps: num("layer_norm_epsilon", 1e-5),
       act_fn: "gelu_new",
     });

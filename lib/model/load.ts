@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { readInputText } from "../formats/input_file.ts";
 import { readSafetensors } from "../formats/safetensors.ts";
 import type { RuntimeOptions } from "../graph/session.ts";
 import { ConfigError, configFromHf, type GPT2Config } from "./config.ts";
@@ -50,24 +51,17 @@ export interface LoadModelOptions extends RuntimeOptions {
  */
 export async function readHfConfig(dir: string): Promise<GPT2Config> {
   const path = join(dir, "config.json");
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new ConfigError(
-        `${path} not found: expected a Hugging Face GPT-2 folder with config.json and model.safetensors`,
-      );
-    }
-    throw e;
-  }
-  let json: Record<string, unknown>;
+  const text = await readInputText(path, (m) => new ConfigError(m), {
+    notFound:
+      `${path} not found: expected a Hugging Face GPT-2 folder with config.json and model.safetensors`,
+  });
+  let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  return configFromHf(json, path);
+  return configFromHf(json as Record<string, unknown>, path);
 }
 
 /**

@@ -222,15 +222,7 @@ export function fromHfStateDict(
   source = "model.safetensors",
 ): StateDict {
   const { d_model: d, n_heads: h, d_head: dh } = cfg;
-  const get = (key: string, shape: number[]): Tensor<"float32"> => {
-    const t = hf.get(key) ?? hf.get(`transformer.${key}`);
-    if (!t) {
-      throw new WeightsError(
-        `${source}: missing tensor "${key}" ${
-          shapeStr(shape)
-        } (also looked for "transformer.${key}")`,
-      );
-    }
+  const check = (key: string, t: Tensor, shape: number[]): Tensor<"float32"> => {
     if (t.dtype !== "float32") {
       throw new WeightsError(`${source}: tensor "${key}" has integer dtype ${t.dtype}`);
     }
@@ -240,6 +232,17 @@ export function fromHfStateDict(
       );
     }
     return t as Tensor<"float32">;
+  };
+  const get = (key: string, shape: number[]): Tensor<"float32"> => {
+    const t = hf.get(key) ?? hf.get(`transformer.${key}`);
+    if (!t) {
+      throw new WeightsError(
+        `${source}: missing tensor "${key}" ${
+          shapeStr(shape)
+        } (also looked for "transformer.${key}")`,
+      );
+    }
+    return check(key, t, shape);
   };
   const sd: StateDict = new Map();
   const wte = get("wte.weight", [cfg.d_vocab, d]);
@@ -273,7 +276,8 @@ export function fromHfStateDict(
   sd.set("ln_final.w", get("ln_f.weight", [d]));
   sd.set("ln_final.b", get("ln_f.bias", [d]));
   const head = hf.get("lm_head.weight");
-  sd.set("unembed.W_U", transpose(head ? (head as Tensor<"float32">) : wte, [1, 0]));
+  const unembed = head ? check("lm_head.weight", head, [cfg.d_vocab, d]) : wte;
+  sd.set("unembed.W_U", transpose(unembed, [1, 0]));
   sd.set("unembed.b_U", {
     dtype: "float32",
     shape: [cfg.d_vocab],

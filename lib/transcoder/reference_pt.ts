@@ -21,11 +21,11 @@ import type { Runtime } from "../graph/session.ts";
 import { shapeStr, type Tensor, toFloat32, toNested } from "../tensor/tensor.ts";
 import { type LoadedTranscoder, parseTranscoderConfig } from "./saelens_folder.ts";
 import {
+  checkTranscoderParams,
   Transcoder,
   TRANSCODER_PARAMS,
   type TranscoderConfig,
   TranscoderError,
-  transcoderShapes,
 } from "./transcoder.ts";
 
 /**
@@ -157,14 +157,6 @@ export function transcoderFromReferenceCheckpoint(
   const cfg: TranscoderConfig = parseTranscoderConfig(fields, `${source}: cfg`);
   const sd = m.get("state_dict");
   if (!(sd instanceof Map)) return fail(`"state_dict" is not a dict`);
-  const shapes = transcoderShapes(cfg);
-  const symbolic: Record<string, string> = {
-    W_enc: "[d_in, d_sae]",
-    b_enc: "[d_sae]",
-    W_dec: "[d_sae, d_out]",
-    b_dec: "[d_in]",
-    b_dec_out: "[d_out]",
-  };
   for (const name of TRANSCODER_PARAMS) {
     if (!sd.has(name)) {
       const hint = name === "b_dec_out" && fields.is_transcoder === false
@@ -172,22 +164,16 @@ export function transcoderFromReferenceCheckpoint(
         : "";
       fail(`state_dict is missing "${name}"${hint}`);
     }
-  }
-  const params = new Map<string, Tensor<"float32">>();
-  for (const name of TRANSCODER_PARAMS) {
     const t = sd.get(name);
     if (!isHostTensor(t)) return fail(`state_dict "${name}" is not a tensor`);
     if (t.dtype !== "float32" && t.dtype !== "float64") {
       fail(`state_dict "${name}" has dtype ${t.dtype}, expected a floating-point tensor`);
     }
-    const want = shapes[name];
-    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-      fail(
-        `state_dict "${name}" has shape ${shapeStr(t.shape)}, expected ${symbolic[name]} = ${
-          shapeStr(want)
-        } (cfg d_in ${cfg.d_in}, d_sae ${cfg.d_sae}, d_out ${cfg.d_out})`,
-      );
-    }
+  }
+  checkTranscoderParams(cfg, sd, { source, what: "state_dict" });
+  const params = new Map<string, Tensor<"float32">>();
+  for (const name of TRANSCODER_PARAMS) {
+    const t = sd.get(name) as Tensor;
     params.set(name, t.dtype === "float32" ? t as Tensor<"float32"> : toFloat32(t));
   }
   return new Transcoder(cfg, params, runtime, source);

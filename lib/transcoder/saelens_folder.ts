@@ -9,10 +9,16 @@
  * @module
  */
 import { join } from "node:path";
+import { readInputText } from "../formats/input_file.ts";
 import { readSafetensors, writeFileAtomic, writeSafetensors } from "../formats/safetensors.ts";
 import type { Runtime } from "../graph/session.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { Transcoder, type TranscoderConfig, TranscoderError } from "./transcoder.ts";
+import {
+  checkTranscoderParams,
+  Transcoder,
+  type TranscoderConfig,
+  TranscoderError,
+} from "./transcoder.ts";
 
 /**
  * File names inside a folder.
@@ -44,7 +50,7 @@ export interface LoadedTranscoder {
 
 function num(cfg: Record<string, unknown>, key: string, path: string): number {
   const v = cfg[key];
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
     throw new TranscoderError(
       `${path}: field "${key}" is ${JSON.stringify(v)}, expected a positive integer`,
     );
@@ -78,14 +84,17 @@ export function parseTranscoderConfig(
   const hook = raw.hook_name ?? raw.hook_point;
   if (typeof hook !== "string") throw new TranscoderError(`${path}: field "hook_name" is missing`);
   const m = /^blocks\.(\d+)\./.exec(hook);
-  const layer = typeof raw.hook_layer === "number"
-    ? raw.hook_layer
-    : typeof raw.hook_point_layer === "number"
-    ? raw.hook_point_layer
-    : m
-    ? Number(m[1])
-    : NaN;
-  if (!Number.isInteger(layer) || layer < 0) {
+  const layerKey = raw.hook_layer !== undefined ? "hook_layer" : "hook_point_layer";
+  const given = raw[layerKey];
+  if (
+    given !== undefined && given !== null && !(Number.isSafeInteger(given) && given as number >= 0)
+  ) {
+    throw new TranscoderError(
+      `${path}: field "${layerKey}" is ${JSON.stringify(given)}, expected an integer >= 0`,
+    );
+  }
+  const layer = typeof given === "number" ? given : m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(layer)) {
     throw new TranscoderError(`${path}: cannot tell the layer (no "hook_layer")`);
   }
   if (m && Number(m[1]) !== layer) {
@@ -130,18 +139,22 @@ export async function loadTranscoderFolder(
   runtime?: Runtime,
 ): Promise<LoadedTranscoder> {
   const cfgPath = join(dir, SAELENS_FILES.cfg);
-  let raw: Record<string, unknown>;
+  const text = await readInputText(cfgPath, (m) => new TranscoderError(m), {
+    notFound:
+      `${cfgPath} not found: expected a SAELens-style folder (cfg.json, sae_weights.safetensors)`,
+  });
+  let raw: unknown;
   try {
-    raw = JSON.parse(await Deno.readTextFile(cfgPath));
+    raw = JSON.parse(text);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new TranscoderError(
-        `${cfgPath} not found: expected a SAELens-style folder (cfg.json, sae_weights.safetensors)`,
-      );
-    }
     throw new TranscoderError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
   }
-  const cfg = parseTranscoderConfig(raw, cfgPath);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new TranscoderError(
+      `${cfgPath}: expected a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`,
+    );
+  }
+  const cfg = parseTranscoderConfig(raw as Record<string, unknown>, cfgPath);
   const weightsPath = join(dir, SAELENS_FILES.weights);
   const { tensors } = await readSafetensors(weightsPath);
   const params = new Map<string, Tensor<"float32">>();
@@ -153,6 +166,12 @@ export async function loadTranscoderFolder(
     }
     params.set(k, t as Tensor<"float32">);
   }
+  // Every size of the config is checked against the weights before anything is allocated from it.
+  checkTranscoderParams(cfg, params, {
+    source: weightsPath,
+    what: "tensor",
+    optional: ["b_dec_out"],
+  });
   if (!params.has("b_dec_out")) {
     // An SAE-shaped file without an output bias: the decoder adds none.
     params.set("b_dec_out", {

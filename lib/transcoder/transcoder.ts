@@ -97,6 +97,64 @@ export function transcoderShapes(
   };
 }
 
+const SYMBOLIC_SHAPES: Record<TranscoderParam, string> = {
+  W_enc: "[d_in, d_sae]",
+  b_enc: "[d_sae]",
+  W_dec: "[d_sae, d_out]",
+  b_dec: "[d_in]",
+  b_dec_out: "[d_out]",
+};
+
+/** Options of {@linkcode checkTranscoderParams}. */
+export interface CheckParamsOptions {
+  /** Names the parameters' origin in messages (default `transcoder`). */
+  source?: string;
+  /** What a parameter is called in messages (default `parameter`; `state_dict`, `tensor`). */
+  what?: string;
+  /** Parameters that may be missing (a present one is still checked). */
+  optional?: readonly TranscoderParam[];
+}
+
+/**
+ * Checks that every parameter has the shape the config gives it, before anything is allocated
+ * from the config's sizes; throws a TranscoderError naming the parameter, both shapes and the
+ * config's sizes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkTranscoderParams, mlpTranscoderConfig, Transcoder } from "./transcoder.ts";
+ * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 4, d_sae: 8 }), 0);
+ * const huge = { ...tc.cfg, d_sae: 2 ** 40 }; // nothing of this size is ever allocated
+ * assert.throws(() => checkTranscoderParams(huge, tc.params, { source: "cfg.json" }), {
+ *   message: 'cfg.json: parameter "W_enc" has shape [4, 8], expected [d_in, d_sae] = ' +
+ *     "[4, 1099511627776] (cfg d_in 4, d_sae 1099511627776, d_out 4)",
+ * });
+ * ```
+ */
+export function checkTranscoderParams(
+  cfg: Pick<TranscoderConfig, "d_in" | "d_sae" | "d_out">,
+  params: ReadonlyMap<string, Tensor>,
+  { source = "transcoder", what = "parameter", optional = [] }: CheckParamsOptions = {},
+): void {
+  const shapes = transcoderShapes(cfg);
+  for (const name of TRANSCODER_PARAMS) {
+    const t = params.get(name);
+    if (!t) {
+      if (optional.includes(name)) continue;
+      throw new TranscoderError(`${source}: missing ${what} "${name}" ${shapeStr(shapes[name])}`);
+    }
+    const want = shapes[name];
+    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+      throw new TranscoderError(
+        `${source}: ${what} "${name}" has shape ${shapeStr(t.shape)}, expected ${
+          SYMBOLIC_SHAPES[name]
+        } = ${shapeStr(want)} (cfg d_in ${cfg.d_in}, d_sae ${cfg.d_sae}, d_out ${cfg.d_out})`,
+      );
+    }
+  }
+}
+
 /**
  * Raised for transcoder parameters or inputs of the wrong shape.
  *
@@ -247,22 +305,7 @@ export class Transcoder {
     runtime: Runtime = new Runtime(),
     source = "transcoder",
   ) {
-    const shapes = transcoderShapes(cfg);
-    for (const name of TRANSCODER_PARAMS) {
-      const t = params.get(name);
-      if (!t) {
-        throw new TranscoderError(
-          `${source}: missing parameter "${name}" ${shapeStr(shapes[name])}`,
-        );
-      }
-      if (t.shape.length !== shapes[name].length || t.shape.some((d, i) => d !== shapes[name][i])) {
-        throw new TranscoderError(
-          `${source}: parameter "${name}" has shape ${shapeStr(t.shape)}, expected ${
-            shapeStr(shapes[name])
-          }`,
-        );
-      }
-    }
+    checkTranscoderParams(cfg, params, { source });
     this.cfg = cfg;
     this.params = new Map(TRANSCODER_PARAMS.map((n) => [n, params.get(n)!]));
     this.runtime = runtime;

@@ -1,12 +1,13 @@
 /** Bad input to the model and its loader: each gets a clear error naming the value and what was expected. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configToHf, gpt2Config } from "../../lib/model/config.ts";
+import { ConfigError, configToHf, gpt2Config } from "../../lib/model/config.ts";
 import { loadModel, modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
-import { toHfStateDict } from "../../lib/model/weights.ts";
+import { toHfStateDict, WeightsError } from "../../lib/model/weights.ts";
 import { serializeSafetensors } from "../../lib/formats/safetensors.ts";
-import type { Tensor } from "../../lib/tensor/tensor.ts";
+import { sizeOf, type Tensor } from "../../lib/tensor/tensor.ts";
+import { assertRefused } from "../helpers/within_budget.ts";
 
 const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 6 });
 const model = modelFromStateDict(cfg, randomStateDict(cfg, 1));
@@ -137,6 +138,76 @@ Deno.test("loadModel: missing folder, bad config, missing or mis-shaped tensors,
   );
   for (const d of [badCfg, act, missing, shaped, truncated]) {
     await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("config.json: null, arrays, strings, huge or non-object values are refused by name", async () => {
+  const cases: [unknown, RegExp][] = [
+    [{ ...configToHf(cfg), n_embd: null }, /field "n_embd" is null, expected a number/],
+    [{ ...configToHf(cfg), n_layer: [2] }, /field "n_layer" is \[2\], expected a number/],
+    [{ ...configToHf(cfg), vocab_size: "20" }, /field "vocab_size" is "20", expected a number/],
+    [
+      { ...configToHf(cfg), n_positions: 1e300 },
+      /config\.n_ctx is 1e\+300, expected a positive integer up to 2147483647/,
+    ],
+    [
+      { ...configToHf(cfg), vocab_size: 2 ** 40 },
+      /config\.d_vocab is 1099511627776, expected a positive integer up to/,
+    ],
+    [
+      { ...configToHf(cfg), layer_norm_epsilon: 1e300 },
+      /layer_norm_eps is 1e\+300, expected a number in \(0, 1\)/,
+    ],
+    [null, /config\.json: expected a JSON object, got null/],
+    [[1, 2], /config\.json: expected a JSON object, got \[1,2\]/],
+  ];
+  for (const [config, message] of cases) {
+    const dir = await hfFolder(undefined, config as Record<string, unknown>);
+    await assertRefused(() => loadModel(dir), ConfigError, message);
+    await Deno.remove(dir, { recursive: true });
+  }
+  // NaN is not JSON: Python's json.dump writes it, and the file is refused as invalid JSON.
+  const nan = await hfFolder();
+  await Deno.writeTextFile(join(nan, "config.json"), '{"n_embd": NaN}');
+  await assertRefused(() => loadModel(nan), ConfigError, /config\.json: not valid JSON/);
+  await Deno.remove(nan, { recursive: true });
+});
+
+Deno.test("lm_head.weight of the wrong rank, shape or dtype is refused like any other tensor", async () => {
+  const head =
+    (shape: number[], dtype: "float32" | "int32" = "float32") => (sd: Map<string, Tensor>) =>
+      sd.set("lm_head.weight", {
+        dtype,
+        shape,
+        data: dtype === "int32" ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape)),
+      } as Tensor);
+  const cases: [ReturnType<typeof head>, RegExp][] = [
+    [
+      head([160]),
+      /model\.safetensors: tensor "lm_head\.weight" has shape \[160\], expected \[20, 8\]/,
+    ],
+    [head([8, 20]), /tensor "lm_head\.weight" has shape \[8, 20\], expected \[20, 8\]/],
+    [head([20, 8], "int32"), /tensor "lm_head\.weight" has integer dtype int32/],
+  ];
+  for (const [mutate, message] of cases) {
+    const dir = await hfFolder(mutate);
+    await assertRefused(() => loadModel(dir), WeightsError, message);
+    await Deno.remove(dir, { recursive: true });
+  }
+  const ok = await hfFolder(head([20, 8]));
+  assert.equal((await loadModel(ok)).cfg.d_vocab, 20); // the right shape loads
+  await Deno.remove(ok, { recursive: true });
+});
+
+Deno.test("a directory where config.json or model.safetensors should be is named as such", async () => {
+  for (const name of ["config.json", "model.safetensors"]) {
+    const dir = await hfFolder();
+    await Deno.remove(join(dir, name));
+    await Deno.mkdir(join(dir, name));
+    await assert.rejects(loadModel(dir), {
+      message: `${join(dir, name)} is a directory, expected a file`,
+    });
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -86,7 +86,7 @@ Deno.test("encode and decode reject wrong shapes; sparse ids must be within d_sa
   params.set("W_dec", { dtype: "float32", shape: [48, 15], data: new Float32Array(48 * 15) });
   assert.throws(
     () => new Transcoder(tc.cfg, params),
-    /parameter "W_dec" has shape \[48, 15\], expected \[48, 16\]/,
+    /parameter "W_dec" has shape \[48, 15\], expected \[d_sae, d_out\] = \[48, 16\]/,
   );
   params.delete("b_enc");
   assert.throws(() => new Transcoder(tc.cfg, params), /missing parameter "b_enc" \[48\]/);
