@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import {
   CircuitContext,
@@ -31,69 +30,114 @@ import {
   transcoderStepSpec,
 } from "../mod.ts";
 import { describeBlas, fmt, medianSeconds, printTable, runTorchReference } from "./bench_util.ts";
+import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
-const HELP = `Usage: deno task bench [options]
+/** The sections of the benchmark, in the order they run. */
+const SECTIONS = ["forward", "train", "circuits"] as const;
 
-Options:
-  --repeats <n>    timed runs per measurement, after one warm-up (default 5)
-  --batch <n>      sequences per batch (default 8)
-  --pos <n>        tokens per sequence (default 128)
-  --threads <n>    CPU threads for onnxruntime and PyTorch (default: all cores)
-  --only <list>    sections to run, comma-separated: forward, train, circuits (default: all)
-  --no-torch       skip the PyTorch reference
-  --help           show this help
-`;
-const { values } = parseArgs({
+/** The command line of `deno task bench`. */
+export const BENCH_COMMAND = {
+  name: "deno task bench",
+  summary:
+    "Throughput of this project's graphs against PyTorch CPU on the same shapes, in the same run.",
   options: {
-    repeats: { type: "string", default: "5" },
-    batch: { type: "string", default: "8" },
-    pos: { type: "string", default: "128" },
-    threads: { type: "string", default: String(navigator.hardwareConcurrency) },
-    "no-torch": { type: "boolean", default: false },
-    only: { type: "string", default: "forward,train,circuits" },
-    help: { type: "boolean", default: false },
+    repeats: {
+      type: "integer",
+      default: 5,
+      min: 1,
+      help: "timed runs per measurement, after one warm-up",
+    },
+    batch: { type: "integer", default: 8, min: 1, help: "sequences per batch" },
+    pos: {
+      type: "integer",
+      default: 128,
+      min: 1,
+      max: GPT2_SMALL.n_ctx,
+      help: "tokens per sequence",
+    },
+    threads: {
+      type: "integer",
+      min: 1,
+      help: "CPU threads for onnxruntime and PyTorch (default: all cores)",
+    },
+    only: {
+      type: "string",
+      arg: "list",
+      help: `sections to run, comma-separated: ${SECTIONS.join(", ")} (default: all)`,
+    },
+    "no-torch": { type: "boolean", help: "skip the PyTorch reference" },
   },
-});
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
+} as const satisfies CommandSpec;
+
+/** What every section needs: the options and the shared runtime. */
+interface Bench {
+  repeats: number;
+  /** Sequences per batch. */
+  b: number;
+  /** Tokens per sequence. */
+  p: number;
+  threads: number;
+  torch: boolean;
+  runtime: Runtime;
 }
-const repeats = Number(values.repeats),
-  b = Number(values.batch),
-  p = Number(values.pos),
-  threads = Number(values.threads);
+
+/** Runs `deno task bench` with these arguments; returns the exit status. */
+export function main(args: readonly string[]): Promise<number> {
+  return runCommand(BENCH_COMMAND, args, bench);
+}
+
+/** `--only`, checked: the sections to run. */
+function parseSections(only: string | undefined): Set<string> {
+  const sections = new Set(only === undefined ? SECTIONS : only.split(",").map((x) => x.trim()));
+  for (const s of sections) {
+    if (!(SECTIONS as readonly string[]).includes(s)) {
+      throw new UsageError(`--only: unknown section "${s}" (expected ${SECTIONS.join(", ")})`);
+    }
+  }
+  return sections;
+}
+
 const ref = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-console.log(`# transcoder-circuits benchmark (${new Date().toISOString().slice(0, 10)})`);
-console.log(
-  `CPU: ${navigator.hardwareConcurrency} cores; onnxruntime-node CPU provider, ${threads} threads; median of ${repeats} runs\n`,
-);
+/** The size of the large matmul that measures the practical ceiling. */
+const N = 2048;
+
+async function bench(values: OptionValues<typeof BENCH_COMMAND.options>): Promise<void> {
+  const sections = parseSections(values.only);
+  const threads = values.threads ?? navigator.hardwareConcurrency;
+  const ctx: Bench = {
+    repeats: values.repeats,
+    b: values.batch,
+    p: values.pos,
+    threads,
+    torch: !values["no-torch"],
+    runtime: new Runtime({ threads }),
+  };
+  console.log(`# transcoder-circuits benchmark (${new Date().toISOString().slice(0, 10)})`);
+  console.log(
+    `CPU: ${navigator.hardwareConcurrency} cores; onnxruntime-node CPU provider, ${threads} threads; median of ${ctx.repeats} runs\n`,
+  );
+  const ceiling = await matmulCeiling(ctx);
+  console.log(`Ceiling: one [${N}, ${N}] x [${N}, ${N}] matmul: ${fmt(ceiling)} GFLOP/s (ours)\n`);
+  if (sections.has("forward")) await benchForward(ctx, ceiling);
+  if (sections.has("train")) await benchTrain(ctx);
+  if (sections.has("circuits")) await benchCircuits(ctx);
+}
 
 // ---- the practical ceiling: a large matmul ------------------------------------------------
-const N = 2048;
-const mm = new Graph();
-mm.output("c", mm.matmul(mm.input("a", "float32", [N, N]), mm.input("b", "float32", [N, N])));
-const runtime = new Runtime({ threads });
-const mmCompiled = await runtime.compile(mm);
-const rng = new Rng(0);
-const mmFeeds = { a: randn([N, N], rng), b: randn([N, N], rng) };
-const mmSeconds = await medianSeconds(() => mmCompiled.run(mmFeeds), repeats);
-const ceiling = 2 * N ** 3 / mmSeconds / 1e9;
-
-const sections = new Set(values.only.split(",").map((x) => x.trim()));
-for (const s of sections) {
-  if (!["forward", "train", "circuits"].includes(s)) {
-    console.error(`--only: unknown section "${s}" (expected forward, train, circuits)`);
-    Deno.exit(2);
-  }
+async function matmulCeiling({ runtime, repeats }: Bench): Promise<number> {
+  const mm = new Graph();
+  mm.output("c", mm.matmul(mm.input("a", "float32", [N, N]), mm.input("b", "float32", [N, N])));
+  const mmCompiled = await runtime.compile(mm);
+  const rng = new Rng(0);
+  const mmFeeds = { a: randn([N, N], rng), b: randn([N, N], rng) };
+  const mmSeconds = await medianSeconds(() => mmCompiled.run(mmFeeds), repeats);
+  return 2 * N ** 3 / mmSeconds / 1e9;
 }
-console.log(`Ceiling: one [${N}, ${N}] x [${N}, ${N}] matmul: ${fmt(ceiling)} GFLOP/s (ours)\n`);
-if (sections.has("forward")) await benchForward();
-if (sections.has("train")) await benchTrain();
-if (sections.has("circuits")) await benchCircuits();
 
 // ---- GPT-2 small forward ---------------------------------------------------------------
-async function benchForward() {
+async function benchForward(ctx: Bench, ceiling: number) {
+  const { repeats, b, p, threads } = ctx;
   const cfg = GPT2_SMALL;
   const rssStart = Deno.memoryUsage().rss;
   const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
@@ -141,7 +185,7 @@ async function benchForward() {
   const rssPerGraph = (Deno.memoryUsage().rss - rssAfter) / 6;
 
   let torch: Record<string, unknown> | string = "skipped (--no-torch)";
-  if (!values["no-torch"]) {
+  if (ctx.torch) {
     torch = await runTorchReference(ref("./reference/bench_torch.py"), {
       threads,
       repeats,
@@ -201,7 +245,8 @@ async function benchForward() {
 }
 
 // ---- training steps --------------------------------------------------------------------
-async function benchTrain() {
+async function benchTrain(ctx: Bench) {
+  const { repeats, runtime, threads } = ctx;
   // (1) one transcoder training step in GPT-2 small's shape, 10% of features dead (ghost grads
   // on), as train-transcoder runs it: the 2458 dead features gathered into a capacity of 4096.
   const tc = { d_in: 768, d_sae: 24576, batch: 4096, dead_fraction: 0.1 };
@@ -254,7 +299,7 @@ async function benchTrain() {
   };
   const lmSeconds = await medianSeconds(() => lm.step({ tokens }), repeats);
   let torch: Record<string, unknown> | string = "skipped (--no-torch)";
-  if (!values["no-torch"]) {
+  if (ctx.torch) {
     torch = await runTorchReference(ref("./reference/bench_torch_train.py"), {
       threads,
       repeats,
@@ -300,7 +345,7 @@ async function benchTrain() {
 }
 
 // ---- GPT-2 small with its 12 transcoders spliced in, and circuit path search -------------
-async function benchCircuits() {
+async function benchCircuits({ repeats, b, p, threads }: Bench) {
   const cfg = GPT2_SMALL;
   const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
   const tcs = Array.from({ length: cfg.n_layers }, (_, l) =>
@@ -383,3 +428,5 @@ async function benchCircuits() {
   ]);
   console.log();
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

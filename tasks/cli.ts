@@ -1,10 +1,18 @@
 /**
  * Option parsing shared by the tasks: each bad value is reported with the option's name and
- * what was expected, and exits with status 2.
+ * what was expected, as a UsageError (see command.ts).
  *
  * @module
  */
-import { BUILTIN_SOURCES, type CorpusSource } from "../lib/train/corpus.ts";
+import {
+  BUILTIN_SOURCES,
+  type CorpusSource,
+  loadPackedCorpus,
+  type PackedCorpusOptions,
+} from "../lib/train/corpus.ts";
+import { parseSchedule, type ScheduleName } from "../lib/train/schedules.ts";
+import type { Tensor } from "../lib/tensor/tensor.ts";
+import { UsageError } from "./command.ts";
 
 /** Prints a usage error and exits with status 2. */
 export function usageError(message: string): never {
@@ -56,4 +64,75 @@ export function parseCorpusSource(value: string): CorpusSource {
   return (BUILTIN_SOURCES as readonly string[]).includes(value)
     ? value as CorpusSource
     : { path: value };
+}
+
+/**
+ * A comma-separated list of integers in [min, max] (e.g. `--layers 0,2`); throws a UsageError.
+ *
+ * @example
+ * ```ts
+ * import { parseIntList } from "./cli.ts";
+ * parseIntList("layers", "0, 2", 0, 3); // [0, 2]
+ * ```
+ */
+export function parseIntList(name: string, value: string, min: number, max: number): number[] {
+  return value.split(",").map((x) => {
+    const n = Number(x.trim());
+    if (x.trim() === "" || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(
+        `--${name} must be a comma-separated list of integers in [${min}, ${max}], got "${value}"`,
+      );
+    }
+    return n;
+  });
+}
+
+/**
+ * A layer number checked against the model's layers (e.g. `--layer 7` on a 4-layer model);
+ * throws a UsageError.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLayer } from "./cli.ts";
+ * checkLayer(3, 4); // 3
+ * assert.throws(() => checkLayer(4, 4), { message: "--layer 4 out of range: the model has layers 0..3" });
+ * ```
+ */
+export function checkLayer(layer: number, nLayers: number): number {
+  if (layer >= nLayers) {
+    throw new UsageError(`--layer ${layer} out of range: the model has layers 0..${nLayers - 1}`);
+  }
+  return layer;
+}
+
+/**
+ * A learning-rate schedule name (case-insensitive); throws a UsageError with the valid names.
+ *
+ * @example
+ * ```ts
+ * import { parseScheduleOption } from "./cli.ts";
+ * parseScheduleOption("CosineAnnealing"); // "cosineannealing"
+ * ```
+ */
+export function parseScheduleOption(value: string): ScheduleName {
+  try {
+    return parseSchedule(value);
+  } catch (e) {
+    throw new UsageError(`--schedule: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * {@link loadPackedCorpus} for a task: the corpus loader's own errors (a file that is not
+ * there, an unsupported file type, a corpus with no documents, a bad `.jsonl` line; each says
+ * `corpus ...`) become UsageErrors, printed as one `error:` line.
+ */
+export async function loadCorpusRows(options: PackedCorpusOptions): Promise<Tensor<"int32">> {
+  try {
+    return await loadPackedCorpus(options);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith("corpus ")) throw new UsageError(e.message);
+    throw e;
+  }
 }

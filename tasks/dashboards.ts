@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import {
@@ -14,207 +13,269 @@ import {
   buildFeatureDashboards,
   computeFeatureStats,
   type CorpusInfo,
+  type HookedModel,
   type LayerFeatureStats,
   loadFeatureStats,
   loadModel,
-  loadPackedCorpus,
   loadTranscoderSet,
   mergeAllFeatureStats,
+  resolveModelDir,
   saveFeatureStats,
   sliceRows,
   type Tensor,
   tensorFingerprint,
+  type Transcoder,
   writeFileAtomic,
 } from "../mod.ts";
-import { parseCorpusSource, parseIntOption, usageError } from "./cli.ts";
+import { checkLayer, loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
+import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 import { renderDashboardReport } from "./dashboards_html.ts";
 
-const HELP = `Usage: deno task dashboards --layer <L> [options]
-
-Computes the statistics of every feature of layer L's transcoder in one pass over a corpus and
-writes one self-contained HTML report of feature dashboards.
-
-  --layer <n>            the transcoder's layer (required)
-  --model <dir>          Hugging Face GPT-2 folder (default weights/tiny)
-  --transcoders <dir>    folder of SAELens-style transcoder folders (default <model>/transcoders)
-  --corpus <src>         builtin (default), sotu, moby-dick, or a path (.txt, .jsonl, folder)
-  --split <name>         train (default) or validation
-  --rows <n>             use the first n rows of the split (default: all)
-  --features <spec>      features to show: a comma list (3,17,42), live:K (the first K live
-                         features, log10 frequency > -4), or top:K (the K most frequent);
-                         default live:20
-  --out <file>           the HTML report (default reports/layer-L.html)
-  --stats <file>         statistics file: loaded when it exists, else computed and saved there
-  --shard <i/N>          compute only shard i (0-based) of N equal row ranges and save its
-                         statistics (to --stats, default reports/layer-L.shard-i-of-N.safetensors);
-                         writes a report only when --out is given
-  --merge <a,b,...>      merge statistics files of shards (saved to --stats when given), then report
-  --batch <n>            rows per forward pass (default 8)
-  --top-k <n>            top examples kept per feature (default 20)
-  --max-active <n>       K of the in-graph top-k of active features per token (default 128)
-  --band-samples <n>     band samples kept per log-spaced activation bucket (default 4)
-  --ignore-bos           leave <|endoftext|> tokens (BOS, 50256) out of the statistics
-  --examples <n>         top examples shown per feature (default 10)
-  --bands <n>            activation bands per feature (default 5)
-  --window <n>           tokens shown either side of an example (default 8)
-  --quiet                no progress on stderr
-  --help                 show this help
-`;
-
-const { values } = parseArgs({
+/** The command line of `deno task dashboards`. */
+export const DASHBOARDS_COMMAND = {
+  name: "deno task dashboards",
+  usage: "--layer <L> [options]",
+  summary:
+    "Computes the statistics of every feature of layer L's transcoder in one pass over a corpus and writes one self-contained HTML report of feature dashboards.",
   options: {
-    layer: { type: "string" },
-    model: { type: "string", default: "weights/tiny" },
-    transcoders: { type: "string" },
-    corpus: { type: "string", default: "builtin" },
-    split: { type: "string", default: "train" },
-    rows: { type: "string" },
-    features: { type: "string", default: "live:20" },
-    out: { type: "string" },
-    stats: { type: "string" },
-    shard: { type: "string" },
-    merge: { type: "string" },
-    batch: { type: "string", default: "8" },
-    "top-k": { type: "string", default: "20" },
-    "max-active": { type: "string", default: "128" },
-    "band-samples": { type: "string", default: "4" },
-    "ignore-bos": { type: "boolean", default: false },
-    examples: { type: "string", default: "10" },
-    bands: { type: "string", default: "5" },
-    window: { type: "string", default: "8" },
-    quiet: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
+    layer: { type: "integer", min: 0, required: true, help: "the transcoder's layer" },
+    model: {
+      type: "string",
+      default: "tiny",
+      arg: "name|dir",
+      help: "tiny, gpt2-small, or a Hugging Face GPT-2 folder",
+    },
+    transcoders: {
+      type: "string",
+      arg: "dir",
+      help: "folder of SAELens-style transcoder folders (default <model>/transcoders)",
+    },
+    corpus: {
+      type: "string",
+      default: "builtin",
+      arg: "src",
+      help: "builtin, sotu, moby-dick, or a path (.txt, .jsonl, folder)",
+    },
+    split: {
+      type: "string",
+      default: "train",
+      arg: "name",
+      choices: ["train", "validation"],
+      help: "train or validation",
+    },
+    rows: { type: "integer", min: 1, help: "use the first n rows of the split (default: all)" },
+    features: {
+      type: "string",
+      default: "live:20",
+      arg: "spec",
+      help:
+        "features to show: a comma list (3,17,42), live:K (the first K live features, log10 frequency > -4), or top:K (the K most frequent)",
+    },
+    out: { type: "string", arg: "file", help: "the HTML report (default reports/layer-L.html)" },
+    stats: {
+      type: "string",
+      arg: "file",
+      help: "statistics file: loaded when it exists, else computed and saved there",
+    },
+    shard: {
+      type: "string",
+      arg: "i/N",
+      help:
+        "compute only shard i (0-based) of N equal row ranges and save its statistics (to --stats, default reports/layer-L.shard-i-of-N.safetensors); writes a report only when --out is given",
+    },
+    merge: {
+      type: "string",
+      arg: "a,b,...",
+      help: "merge statistics files of shards (saved to --stats when given), then report",
+    },
+    batch: { type: "integer", default: 8, min: 1, help: "rows per forward pass" },
+    "top-k": { type: "integer", default: 20, min: 0, help: "top examples kept per feature" },
+    "max-active": {
+      type: "integer",
+      default: 128,
+      min: 1,
+      help: "K of the in-graph top-k of active features per token",
+    },
+    "band-samples": {
+      type: "integer",
+      default: 4,
+      min: 0,
+      help: "band samples kept per log-spaced activation bucket",
+    },
+    "ignore-bos": {
+      type: "boolean",
+      help: "leave <|endoftext|> tokens (BOS, 50256) out of the statistics",
+    },
+    examples: { type: "integer", default: 10, min: 0, help: "top examples shown per feature" },
+    bands: { type: "integer", default: 5, min: 1, help: "activation bands per feature" },
+    window: {
+      type: "integer",
+      default: 8,
+      min: 0,
+      help: "tokens shown either side of an example",
+    },
+    quiet: { type: "boolean", help: "no progress on stderr" },
   },
-});
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
+} as const satisfies CommandSpec;
+
+type DashboardsValues = OptionValues<typeof DASHBOARDS_COMMAND.options>;
+
+/** Runs `deno task dashboards` with these arguments; returns the exit status. */
+export function main(args: readonly string[]): Promise<number> {
+  return runCommand(DASHBOARDS_COMMAND, args, dashboards);
 }
-if (values.layer === undefined) usageError("--layer is required");
-const layer = parseIntOption("layer", values.layer, 0);
-if (values.split !== "train" && values.split !== "validation") {
-  usageError(`--split must be train or validation, got "${values.split}"`);
-}
-const split = values.split as "train" | "validation";
-let shard: { i: number; n: number } | undefined;
-if (values.shard !== undefined) {
-  const m = /^(\d+)\/(\d+)$/.exec(values.shard);
+
+/** `--shard i/N`, checked. */
+function parseShard(value: string | undefined): { i: number; n: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(value);
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    usageError(`--shard must be i/N with 0 <= i < N, got "${values.shard}"`);
+    throw new UsageError(`--shard must be i/N with 0 <= i < N, got "${value}"`);
   }
-  shard = { i: Number(m[1]), n: Number(m[2]) };
+  return { i: Number(m[1]), n: Number(m[2]) };
 }
-if (shard && values.merge) usageError("--shard and --merge cannot be combined");
-const quiet = values.quiet;
-const log = (s: string) => {
-  if (!quiet) console.error(s);
-};
 
-const t0 = performance.now();
-const model = await loadModel(values.model);
-if (layer >= model.cfg.n_layers) {
-  usageError(`--layer ${layer} out of range: the model has layers 0..${model.cfg.n_layers - 1}`);
-}
-const tcDir = values.transcoders ?? join(values.model, "transcoders");
-const set = await loadTranscoderSet(tcDir);
-const found = set.find((s) => s.transcoder.layer === layer);
-if (!found) {
-  console.error(
-    `error: no transcoder for layer ${layer} in ${tcDir} (layers found: ${
-      set.map((s) => s.transcoder.layer).join(", ")
-    })`,
-  );
-  Deno.exit(1);
-}
-const tc = found.transcoder;
-const fingerprint = tensorFingerprint([tc.W_enc, tc.b_enc, tc.b_dec]);
+/** Which features to show: explicit ids, or the first K live / the K most frequent ones. */
+type FeatureChoice = { ids: number[] } | { pick: "live" | "top"; k: number };
 
-function checkStats(stats: LayerFeatureStats, source: string): void {
-  if (stats.layer !== layer || stats.dSae !== tc.cfg.d_sae) {
-    console.error(
-      `error: ${source} holds statistics of layer ${stats.layer} (d_sae ${stats.dSae}), not of layer ${layer} (d_sae ${tc.cfg.d_sae})`,
+/** `--features`, checked against the transcoder's d_sae before any statistics pass. */
+function parseFeatures(spec: string, dSae: number): FeatureChoice {
+  const m = /^(live|top):(\d+)$/.exec(spec.trim());
+  if (m) {
+    const k = Number(m[2]);
+    if (k < 1 || k > dSae) {
+      throw new UsageError(
+        `--features ${m[1]}:K needs 1 <= K <= ${dSae} (the transcoder's d_sae), got "${spec}"`,
+      );
+    }
+    return { pick: m[1] as "live" | "top", k };
+  }
+  if (spec.includes(":")) {
+    throw new UsageError(
+      `--features must be a comma list of feature ids, live:K or top:K, got "${spec}"`,
     );
-    Deno.exit(1);
+  }
+  return { ids: parseIntList("features", spec, 0, dSae - 1) };
+}
+
+function pickFeatures(choice: FeatureChoice, stats: LayerFeatureStats): number[] {
+  if ("ids" in choice) return choice.ids;
+  return Array.from(
+    choice.pick === "live" ? stats.liveFeatures().slice(0, choice.k) : stats.mostFrequent(choice.k),
+  );
+}
+
+/** The transcoder whose statistics are wanted: its layer, width and fingerprint. */
+interface StatsTarget {
+  layer: number;
+  tc: Transcoder;
+  fingerprint: string;
+}
+
+/** Refuses statistics of another layer or another transcoder. */
+function checkStats(stats: LayerFeatureStats, source: string, target: StatsTarget): void {
+  const { layer, tc, fingerprint } = target;
+  if (stats.layer !== layer || stats.dSae !== tc.cfg.d_sae) {
+    throw new UsageError(
+      `${source} holds statistics of layer ${stats.layer} (d_sae ${stats.dSae}), not of layer ${layer} (d_sae ${tc.cfg.d_sae})`,
+    );
   }
   if (stats.config.transcoderFingerprint !== fingerprint) {
-    console.error(
-      `error: ${source} was computed with another transcoder for layer ${layer} (fingerprint ${stats.config.transcoderFingerprint}, this one ${fingerprint}); delete it to recompute`,
+    throw new UsageError(
+      `${source} was computed with another transcoder for layer ${layer} (fingerprint ${stats.config.transcoderFingerprint}, this one ${fingerprint}); delete it to recompute`,
     );
-    Deno.exit(1);
   }
 }
 
-async function corpusRows(): Promise<{ rows: Tensor<"int32">; info: CorpusInfo }> {
-  let rows = await loadPackedCorpus({
+/** What the statistics pass and the report need besides the options. */
+interface Context {
+  values: DashboardsValues;
+  model: HookedModel;
+  target: StatsTarget;
+  shard: { i: number; n: number } | undefined;
+  log: (line: string) => void;
+}
+
+async function corpusRows(
+  { values, model }: Context,
+): Promise<{ rows: Tensor<"int32">; info: CorpusInfo }> {
+  const split = values.split as "train" | "validation";
+  let rows = await loadCorpusRows({
     source: parseCorpusSource(values.corpus),
     nCtx: model.cfg.n_ctx,
     split,
-    quiet,
+    quiet: values.quiet,
   });
-  if (values.rows !== undefined) {
-    rows = sliceRows(rows, 0, Math.min(rows.shape[0], parseIntOption("rows", values.rows, 1)));
-  }
+  if (values.rows !== undefined) rows = sliceRows(rows, 0, Math.min(rows.shape[0], values.rows));
   return {
     rows,
     info: { source: values.corpus, split, nCtx: model.cfg.n_ctx, rows: rows.shape[0] },
   };
 }
 
-const statsOptions = {
-  batchSize: parseIntOption("batch", values.batch, 1),
-  topK: parseIntOption("top-k", values["top-k"], 0),
-  maxActive: parseIntOption("max-active", values["max-active"], 1),
-  bandSamples: parseIntOption("band-samples", values["band-samples"], 0),
-  ignoreToken: values["ignore-bos"] ? BOS_TOKEN_ID : -1,
-  quiet,
-};
-
-let stats: LayerFeatureStats;
-let statsNote: string;
-if (values.merge) {
-  const files = values.merge.split(",").map((s) => s.trim()).filter((s) => s !== "");
+/** Statistics merged from `--merge` files. */
+async function mergedStats(ctx: Context, merge: string): Promise<[LayerFeatureStats, string]> {
+  const { values, target, log } = ctx;
+  const files = merge.split(",").map((s) => s.trim()).filter((s) => s !== "");
   const parts: LayerFeatureStats[] = [];
   for (const f of files) {
     const s = await loadFeatureStats(f);
-    checkStats(s, f);
+    checkStats(s, f, target);
     parts.push(s);
   }
-  stats = mergeAllFeatureStats(parts);
-  statsNote = `merged from ${files.length} files: ${files.join(", ")}`;
+  const stats = mergeAllFeatureStats(parts);
   if (values.stats) {
     await saveFeatureStats(values.stats, stats);
     log(`saved merged statistics to ${values.stats}`);
   }
-} else if (values.stats && !shard && existsSync(values.stats)) {
-  stats = await loadFeatureStats(values.stats);
-  checkStats(stats, values.stats);
-  statsNote = `statistics loaded from ${values.stats}`;
-  log(`reusing statistics from ${values.stats} (${stats.tokens} tokens)`);
+  return [stats, `merged from ${files.length} files: ${files.join(", ")}`];
+}
+
+/** Statistics loaded from an existing `--stats` file. */
+async function loadedStats(ctx: Context, path: string): Promise<[LayerFeatureStats, string]> {
+  const { values, log } = ctx;
+  const stats = await loadFeatureStats(path);
+  checkStats(stats, path, ctx.target);
+  log(`reusing statistics from ${path} (${stats.tokens} tokens)`);
   const c = stats.corpus ?? {};
-  const asked = { source: values.corpus, split, rows: values.rows ? Number(values.rows) : c.rows };
+  const asked = { source: values.corpus, split: values.split, rows: values.rows ?? c.rows };
   if (c.source !== asked.source || c.split !== asked.split || c.rows !== asked.rows) {
     console.error(
-      `note: ${values.stats} was computed on ${
+      `note: ${path} was computed on ${
         JSON.stringify(c)
       }; --corpus/--split/--rows are ignored (delete the file to recompute)`,
     );
   }
-} else {
-  const { rows, info } = await corpusRows();
+  return [stats, `statistics loaded from ${path}`];
+}
+
+/** Statistics computed in one pass over the corpus (or one shard of it), saved when asked. */
+async function computedStats(ctx: Context): Promise<[LayerFeatureStats, string]> {
+  const { values, model, target: { layer, tc }, shard, log } = ctx;
+  const { rows, info } = await corpusRows(ctx);
   let sub = rows, rowOffset = 0;
   if (shard) {
     const n = rows.shape[0];
     const start = Math.floor((shard.i * n) / shard.n),
       end = Math.floor(((shard.i + 1) * n) / shard.n);
-    if (end <= start) usageError(`shard ${shard.i}/${shard.n} of ${n} rows is empty`);
+    if (end <= start) throw new UsageError(`shard ${shard.i}/${shard.n} of ${n} rows is empty`);
     sub = sliceRows(rows, start, end);
     rowOffset = start;
     info.shard = `${shard.i}/${shard.n}`;
   }
   const t = performance.now();
-  stats = await computeFeatureStats(model, tc, sub, { ...statsOptions, rowOffset, corpus: info });
+  const stats = await computeFeatureStats(model, tc, sub, {
+    batchSize: values.batch,
+    topK: values["top-k"],
+    maxActive: values["max-active"],
+    bandSamples: values["band-samples"],
+    ignoreToken: values["ignore-bos"] ? BOS_TOKEN_ID : -1,
+    quiet: values.quiet,
+    rowOffset,
+    corpus: info,
+  });
   const secs = (performance.now() - t) / 1000;
-  statsNote = `statistics computed in ${secs.toFixed(1)} s (${
+  const note = `statistics computed in ${secs.toFixed(1)} s (${
     Math.round(stats.tokens / secs)
   } tokens/s, all ${tc.cfg.d_sae} features in one pass)`;
   const path = values.stats ??
@@ -224,51 +285,78 @@ if (values.merge) {
     await saveFeatureStats(path, stats);
     log(`saved statistics to ${path}`);
   }
+  return [stats, note];
 }
 
-if (shard && values.out === undefined) {
-  console.log(
-    `layer ${layer} shard ${shard.i}/${shard.n}: ${stats.tokens} tokens, ${stats.liveFeatures().length} live features`,
-  );
-  Deno.exit(0);
-}
+async function dashboards(values: DashboardsValues): Promise<void> {
+  const shard = parseShard(values.shard);
+  if (shard && values.merge) throw new UsageError("--shard and --merge cannot be combined");
+  const log = (s: string) => {
+    if (!values.quiet) console.error(s);
+  };
 
-function pickFeatures(spec: string): number[] {
-  const m = /^(live|top):(\d+)$/.exec(spec.trim());
-  if (m) {
-    const k = Number(m[2]);
-    return Array.from(m[1] === "live" ? stats.liveFeatures().slice(0, k) : stats.mostFrequent(k));
+  const t0 = performance.now();
+  const modelDir = resolveModelDir(values.model);
+  const model = await loadModel(modelDir);
+  const layer = checkLayer(values.layer, model.cfg.n_layers);
+  const tcDir = values.transcoders ?? join(modelDir, "transcoders");
+  const set = await loadTranscoderSet(tcDir);
+  const found = set.find((s) => s.transcoder.layer === layer);
+  if (!found) {
+    throw new UsageError(
+      `no transcoder for layer ${layer} in ${tcDir} (layers found: ${
+        set.map((s) => s.transcoder.layer).join(", ")
+      })`,
+    );
   }
-  return spec.split(",").map((s) => parseIntOption("features", s.trim(), 0, stats.dSae - 1));
+  const tc = found.transcoder;
+  const features = parseFeatures(values.features, tc.cfg.d_sae);
+  const target = { layer, tc, fingerprint: tensorFingerprint([tc.W_enc, tc.b_enc, tc.b_dec]) };
+  const ctx: Context = { values, model, target, shard, log };
+
+  const [stats, statsNote] = values.merge
+    ? await mergedStats(ctx, values.merge)
+    : values.stats && !shard && existsSync(values.stats)
+    ? await loadedStats(ctx, values.stats)
+    : await computedStats(ctx);
+
+  if (shard && values.out === undefined) {
+    console.log(
+      `layer ${layer} shard ${shard.i}/${shard.n}: ${stats.tokens} tokens, ${stats.liveFeatures().length} live features`,
+    );
+    return;
+  }
+
+  const cards = await buildFeatureDashboards(model, tc, stats, pickFeatures(features, stats), {
+    window: values.window,
+    topExamples: values.examples,
+    numBands: values.bands,
+    batchSize: values.batch,
+    quiet: values.quiet,
+  });
+  const out = values.out ?? `reports/layer-${layer}.html`;
+  const html = renderDashboardReport({
+    title: `Feature dashboards: layer ${layer} transcoder`,
+    layer,
+    dSae: stats.dSae,
+    tokens: stats.tokens,
+    rows: stats.rowIndices.length,
+    meanL0: stats.meanL0,
+    liveFeatures: stats.liveFeatures().length,
+    maxActive: stats.maxActive,
+    maxActiveUsed: stats.maxActiveUsed,
+    overflowTokens: stats.overflowTokens,
+    droppedActivations: stats.droppedActivations,
+    corpus: stats.corpus,
+    notes: [`model ${values.model}, transcoder ${found.path}`, statsNote],
+  }, cards);
+  await Deno.mkdir(dirname(out), { recursive: true });
+  await writeFileAtomic(out, new TextEncoder().encode(html));
+  console.log(
+    `wrote ${out}: ${cards.length} features of layer ${layer} (${stats.tokens} tokens, ${stats.liveFeatures().length} live features) in ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s`,
+  );
 }
-const features = pickFeatures(values.features);
-const dashboards = await buildFeatureDashboards(model, tc, stats, features, {
-  window: parseIntOption("window", values.window, 0),
-  topExamples: parseIntOption("examples", values.examples, 0),
-  numBands: parseIntOption("bands", values.bands, 1),
-  batchSize: statsOptions.batchSize,
-  quiet,
-});
-const out = values.out ?? `reports/layer-${layer}.html`;
-const html = renderDashboardReport({
-  title: `Feature dashboards: layer ${layer} transcoder`,
-  layer,
-  dSae: stats.dSae,
-  tokens: stats.tokens,
-  rows: stats.rowIndices.length,
-  meanL0: stats.meanL0,
-  liveFeatures: stats.liveFeatures().length,
-  maxActive: stats.maxActive,
-  maxActiveUsed: stats.maxActiveUsed,
-  overflowTokens: stats.overflowTokens,
-  droppedActivations: stats.droppedActivations,
-  corpus: stats.corpus,
-  notes: [`model ${values.model}, transcoder ${found.path}`, statsNote],
-}, dashboards);
-await Deno.mkdir(dirname(out), { recursive: true });
-await writeFileAtomic(out, new TextEncoder().encode(html));
-console.log(
-  `wrote ${out}: ${dashboards.length} features of layer ${layer} (${stats.tokens} tokens, ${stats.liveFeatures().length} live features) in ${
-    ((performance.now() - t0) / 1000).toFixed(1)
-  } s`,
-);
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -20,111 +19,113 @@ import {
   type Transcoder,
   WEIGHTS_DIR,
 } from "../mod.ts";
+import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
-const HELP = `Usage: deno task demo [options]
-
-Options:
-  --model <name|dir>     tiny (the embedded default), gpt2-small (after deno task setup), random,
-                         or a Hugging Face GPT-2 folder (default: tiny if present, else random)
-  --prompt <text>        the prompt (default: "The United States of America")
-  --top <k>              how many next tokens to print (default: 10)
-  --provider <name>      cpu (default), cuda or webgpu
-  --help                 show this help
-`;
-
-const { values } = parseArgs({
+/** The command line of `deno task demo`. */
+export const DEMO_COMMAND = {
+  name: "deno task demo",
+  summary:
+    "Runs a model on a prompt: the most likely next tokens, every hook's name and shape, and the transcoder features active on the last token.",
   options: {
-    model: { type: "string" },
-    prompt: { type: "string", default: "The United States of America" },
-    top: { type: "string", default: "10" },
-    provider: { type: "string", default: "cpu" },
-    help: { type: "boolean", default: false },
+    model: {
+      type: "string",
+      arg: "name|dir",
+      help:
+        "tiny (the embedded default), gpt2-small (after deno task setup), random, or a Hugging Face GPT-2 folder (default: tiny if present, else random)",
+    },
+    prompt: {
+      type: "string",
+      arg: "text",
+      default: "The United States of America",
+      help: "the prompt",
+    },
+    top: { type: "integer", arg: "k", default: 10, min: 1, help: "how many next tokens to print" },
+    provider: {
+      type: "string",
+      default: "cpu",
+      choices: PROVIDERS,
+      help: "cpu, cuda or webgpu",
+    },
   },
-});
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-if (!PROVIDERS.includes(values.provider as Provider)) {
-  console.error(`--provider must be one of ${PROVIDERS.join(", ")}, got "${values.provider}"`);
-  Deno.exit(2);
-}
-const provider = values.provider as Provider;
-const k = Number(values.top);
-if (!Number.isInteger(k) || k < 1) {
-  console.error(`--top must be a positive integer, got "${values.top}"`);
-  Deno.exit(2);
+} as const satisfies CommandSpec;
+
+/** Runs `deno task demo` with these arguments; returns the exit status. */
+export function main(args: readonly string[]): Promise<number> {
+  return runCommand(DEMO_COMMAND, args, demo);
 }
 
-const choice = values.model ??
-  (existsSync(join(WEIGHTS_DIR, "tiny", "config.json")) ? "tiny" : "random");
-let model: HookedModel;
-let transcoders: (Transcoder | undefined)[] = [];
-if (choice === "random") {
-  const cfg = gpt2Config({ n_layers: 2, d_model: 64, n_heads: 4, n_ctx: 128 });
-  model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { provider });
-  console.log("Model: deterministic random weights (seed 0): the next tokens are noise.");
-} else {
-  const loaded = await loadPretrained(choice, { provider }).catch((e) => {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  });
-  model = loaded.model;
-  transcoders = loaded.transcoders;
-  console.log(`Model: ${choice} (${loaded.dir})`);
-}
-const c = model.cfg;
-console.log(
-  `  n_layers ${c.n_layers}, d_model ${c.d_model}, n_heads ${c.n_heads}, d_mlp ${c.d_mlp}, d_vocab ${c.d_vocab}, n_ctx ${c.n_ctx}`,
-);
-
-const tokens = model.toTokens(values.prompt);
-console.log(`\nPrompt: ${JSON.stringify(values.prompt)} -> ${tokens.length} tokens`);
-console.log(`  ${model.toStrTokens(tokens).map((s) => JSON.stringify(s)).join(" ")}`);
-
-const t0 = performance.now();
-const { logits, cache } = await model.runWithCache(tokens);
-const ms = performance.now() - t0;
-const V = c.d_vocab, p = tokens.length;
-const last = (logits!.data as Float32Array).subarray((p - 1) * V, p * V);
-let max = -Infinity;
-for (const x of last) max = Math.max(max, x);
-let z = 0;
-for (const x of last) z += Math.exp(x - max);
-console.log(`\nTop ${k} next tokens:`);
-for (const { index, value } of topk(last, k)) {
-  const prob = Math.exp(value - max) / z;
+async function demo(values: OptionValues<typeof DEMO_COMMAND.options>): Promise<void> {
+  const provider = values.provider as Provider;
+  const k = values.top;
+  const choice = values.model ??
+    (existsSync(join(WEIGHTS_DIR, "tiny", "config.json")) ? "tiny" : "random");
+  let model: HookedModel;
+  let transcoders: (Transcoder | undefined)[] = [];
+  if (choice === "random") {
+    const cfg = gpt2Config({ n_layers: 2, d_model: 64, n_heads: 4, n_ctx: 128 });
+    model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { provider });
+    console.log("Model: deterministic random weights (seed 0): the next tokens are noise.");
+  } else {
+    const loaded = await loadPretrained(choice, { provider });
+    model = loaded.model;
+    transcoders = loaded.transcoders;
+    console.log(`Model: ${choice} (${loaded.dir})`);
+  }
+  const c = model.cfg;
   console.log(
-    `  ${(100 * prob).toPrecision(3).padStart(8)}%  ${JSON.stringify(model.toString([index]))}`,
+    `  n_layers ${c.n_layers}, d_model ${c.d_model}, n_heads ${c.n_heads}, d_mlp ${c.d_mlp}, d_vocab ${c.d_vocab}, n_ctx ${c.n_ctx}`,
   );
-}
 
-console.log(`\n${cache.size} hooks (forward pass with all hooks cached: ${ms.toFixed(0)} ms):`);
-const width = Math.max(...[...cache.keys()].map((n) => n.length));
-for (const [name, t] of cache) console.log(`  ${name.padEnd(width)}  [${t.shape.join(", ")}]`);
+  const tokens = model.toTokens(values.prompt);
+  console.log(`\nPrompt: ${JSON.stringify(values.prompt)} -> ${tokens.length} tokens`);
+  console.log(`  ${model.toStrTokens(tokens).map((s) => JSON.stringify(s)).join(" ")}`);
 
-const withTc = transcoders.filter((t) => t !== undefined) as Transcoder[];
-if (withTc.length > 0) {
-  console.log(
-    `\nTranscoder features active on the last token ${
-      JSON.stringify(model.toStrTokens(tokens).at(-1))
-    }:`,
-  );
-  const ln2 = await model.runWithCache(tokens, {
-    names: withTc.map((t) => `blocks.${t.layer}.ln2.hook_normalized`),
-    returnLogits: false,
-  });
-  for (const tc of withTc) {
-    const x = ln2.cache.get(`blocks.${tc.layer}.ln2.hook_normalized`);
-    const d = x.shape[2];
-    const [row] = await tc.encodeSparse({
-      dtype: "float32",
-      shape: [1, d],
-      data: x.data.subarray((p - 1) * d, p * d),
-    });
-    const top = topk(row.values, 5).map(({ index, value }) =>
-      `${row.indices[index]} (${value.toFixed(2)})`
+  const t0 = performance.now();
+  const { logits, cache } = await model.runWithCache(tokens);
+  const ms = performance.now() - t0;
+  const V = c.d_vocab, p = tokens.length;
+  const last = (logits!.data as Float32Array).subarray((p - 1) * V, p * V);
+  let max = -Infinity;
+  for (const x of last) max = Math.max(max, x);
+  let z = 0;
+  for (const x of last) z += Math.exp(x - max);
+  console.log(`\nTop ${k} next tokens:`);
+  for (const { index, value } of topk(last, k)) {
+    const prob = Math.exp(value - max) / z;
+    console.log(
+      `  ${(100 * prob).toPrecision(3).padStart(8)}%  ${JSON.stringify(model.toString([index]))}`,
     );
-    console.log(`  layer ${tc.layer}: L0 ${row.indices.length}; strongest ${top.join(", ")}`);
+  }
+
+  console.log(`\n${cache.size} hooks (forward pass with all hooks cached: ${ms.toFixed(0)} ms):`);
+  const width = Math.max(...[...cache.keys()].map((n) => n.length));
+  for (const [name, t] of cache) console.log(`  ${name.padEnd(width)}  [${t.shape.join(", ")}]`);
+
+  const withTc = transcoders.filter((t) => t !== undefined) as Transcoder[];
+  if (withTc.length > 0) {
+    console.log(
+      `\nTranscoder features active on the last token ${
+        JSON.stringify(model.toStrTokens(tokens).at(-1))
+      }:`,
+    );
+    const ln2 = await model.runWithCache(tokens, {
+      names: withTc.map((t) => `blocks.${t.layer}.ln2.hook_normalized`),
+      returnLogits: false,
+    });
+    for (const tc of withTc) {
+      const x = ln2.cache.get(`blocks.${tc.layer}.ln2.hook_normalized`);
+      const d = x.shape[2];
+      const [row] = await tc.encodeSparse({
+        dtype: "float32",
+        shape: [1, d],
+        data: x.data.subarray((p - 1) * d, p * d),
+      });
+      const top = topk(row.values, 5).map(({ index, value }) =>
+        `${row.indices[index]} (${value.toFixed(2)})`
+      );
+      console.log(`  layer ${tc.layer}: L0 ${row.indices.length}; strongest ${top.join(", ")}`);
+    }
   }
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { nearestNames } from "../lib/graph/hooks.ts";
 import { formatBytes } from "../lib/weights/byte_progress.ts";
 import { freeBytes } from "../lib/weights/disk.ts";
 import { DownloadError } from "../lib/weights/download.ts";
@@ -27,84 +27,84 @@ import {
   type WeightSet,
 } from "../lib/weights/registry.ts";
 import { formatDuration } from "../lib/train/progress.ts";
-import { parseIntOption, usageError } from "./cli.ts";
+import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The environment variable that overrides the Hub endpoint, like `--base-url`. */
 const ENDPOINT_ENV = "TC_HF_ENDPOINT";
 
-const HELP = `Usage: deno task setup [options]
+/** The command line of `deno task setup`. */
+export const SETUP_COMMAND = {
+  name: "deno task setup",
+  summary:
+    `Downloads pretrained weights from the Hugging Face Hub into the weights folder, pinned to fixed commits: interrupted downloads resume, network errors are retried, and each file's size and sha256 are verified before it is moved into place. Files without a published sha256 are recorded on their first download in <dir>/${LOCK_FILE} (trust on first use) and verified against it on later runs. Files already complete are skipped.`,
+  options: {
+    model: {
+      type: "string",
+      default: "gpt2-small",
+      arg: "name",
+      help: "model to install: gpt2-small, or none",
+    },
+    transcoders: {
+      type: "string",
+      default: "gpt2-small",
+      arg: "name",
+      help: "transcoders to install: gpt2-small (its 12 layers), or none",
+    },
+    dir: { type: "string", default: "weights", arg: "folder", help: "weights folder" },
+    "base-url": {
+      type: "string",
+      arg: "url",
+      help: `Hub endpoint or mirror (default $${ENDPOINT_ENV}, else ${HF_ENDPOINT})`,
+    },
+    "dry-run": {
+      type: "boolean",
+      help: "list the files, their sizes and the disk space needed; download nothing",
+    },
+    registry: {
+      type: "string",
+      arg: "file",
+      help:
+        'take the weight sets from this JSON file (same shape as the built-in registry: {"<set>": {"kind", "description", "files": [{"url", "dest", "size", "sha256"}]}}) instead of the built-in ones',
+    },
+    retries: {
+      type: "integer",
+      default: 4,
+      min: 0,
+      max: 100,
+      help: "further attempts after a network error, HTTP 5xx or cut transfer",
+    },
+    "backoff-ms": {
+      type: "integer",
+      default: 1000,
+      min: 0,
+      max: 600_000,
+      help: "delay before the first retry, doubled for each further one",
+    },
+    quiet: { type: "boolean", help: "no progress lines" },
+  },
+  epilog: `Built-in weight sets:\n${
+    Object.entries(REGISTRY).map(([name, s]) => `  ${name.padEnd(24)} ${s.description}`).join("\n")
+  }`,
+} as const satisfies CommandSpec;
 
-Downloads pretrained weights from the Hugging Face Hub into the weights folder, pinned to fixed
-commits: interrupted downloads resume, network errors are retried, and each file's size and
-sha256 are verified before it is moved into place. Files without a published sha256 are recorded
-on their first download in <dir>/${LOCK_FILE} (trust on first use) and verified
-against it on later runs. Files already complete are skipped.
+type SetupValues = OptionValues<typeof SETUP_COMMAND.options>;
 
-Options:
-  --model <name>        model to install: gpt2-small (default), or none
-  --transcoders <name>  transcoders to install: gpt2-small (default: its 12 layers), or none
-  --dir <folder>        weights folder (default weights)
-  --base-url <url>      Hub endpoint or mirror (default $${ENDPOINT_ENV}, else ${HF_ENDPOINT})
-  --dry-run             list the files, their sizes and the disk space needed; download nothing
-  --registry <file>     take the weight sets from this JSON file (same shape as the built-in
-                        registry: {"<set>": {"kind", "description", "files": [{"url", "dest",
-                        "size", "sha256"}]}}) instead of the built-in ones
-  --retries <n>         further attempts after a network error, HTTP 5xx or cut transfer (default 4)
-  --backoff-ms <n>      delay before the first retry, doubled for each further one (default 1000)
-  --quiet               no progress lines
-  --help                show this help
+/** Runs `deno task setup` with these arguments; returns the exit status. */
+export function main(args: readonly string[]): Promise<number> {
+  return runCommand(SETUP_COMMAND, args, setup);
+}
 
-Built-in weight sets:
-${Object.entries(REGISTRY).map(([name, s]) => `  ${name.padEnd(24)} ${s.description}`).join("\n")}
-`;
-
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        model: { type: "string", default: "gpt2-small" },
-        transcoders: { type: "string", default: "gpt2-small" },
-        dir: { type: "string", default: "weights" },
-        "base-url": { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        registry: { type: "string" },
-        retries: { type: "string", default: "4" },
-        "backoff-ms": { type: "string", default: "1000" },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    }).values;
-  } catch (e) {
-    usageError((e as Error).message);
+/** The Hub endpoint: `--base-url`, else `$TC_HF_ENDPOINT`, else the Hub; checked. */
+function endpointOf(baseUrl: string | undefined): string {
+  const endpoint = baseUrl ?? Deno.env.get(ENDPOINT_ENV) ?? HF_ENDPOINT;
+  if (!/^https?:\/\/[^/]/.test(endpoint)) {
+    throw new UsageError(
+      `${
+        baseUrl !== undefined ? "--base-url" : `$${ENDPOINT_ENV}`
+      } must be an http(s) URL, got "${endpoint}"`,
+    );
   }
-}
-const values = parseOptions();
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-
-const retries = parseIntOption("retries", values.retries, 0, 100);
-const backoffMs = parseIntOption("backoff-ms", values["backoff-ms"], 0, 600_000);
-const dir = values.dir;
-const endpoint = values["base-url"] ?? Deno.env.get(ENDPOINT_ENV) ?? HF_ENDPOINT;
-if (!/^https?:\/\/[^/]/.test(endpoint)) {
-  usageError(
-    `${
-      values["base-url"] !== undefined ? "--base-url" : `$${ENDPOINT_ENV}`
-    } must be an http(s) URL, got "${endpoint}"`,
-  );
-}
-
-/** Prints the error and exits with status 1. */
-function fail(e: unknown): never {
-  const known = e instanceof DownloadError || e instanceof RegistryError || e instanceof LockError;
-  console.error(
-    `error: ${
-      known ? (e as Error).message : (e instanceof Error ? e.stack ?? e.message : String(e))
-    }`,
-  );
-  Deno.exit(1);
+  return endpoint;
 }
 
 async function loadRegistry(path: string | undefined): Promise<Registry> {
@@ -113,7 +113,7 @@ async function loadRegistry(path: string | undefined): Promise<Registry> {
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    usageError(`--registry "${path}": ${(e as Error).message}`);
+    throw new UsageError(`--registry "${path}": ${(e as Error).message}`);
   }
   let json: unknown;
   try {
@@ -137,8 +137,11 @@ function pickSet(
   const known = Object.entries(registry).filter(([, s]) => s.kind === kind).map(([n]) =>
     kind === "transcoders" ? n.replace(/-transcoders$/, "") : n
   );
-  usageError(
-    `--${option} "${name}": no such ${kind} weight set; known: ${[...known, "none"].join(", ")}`,
+  const near = nearestNames(name, [...known, "none"], 1, 3)[0];
+  throw new UsageError(
+    `--${option} "${name}": no such ${kind} weight set; known: ${[...known, "none"].join(", ")}${
+      near ? ` (did you mean ${near}?)` : ""
+    }`,
   );
 }
 
@@ -162,7 +165,18 @@ function commonBase(urls: string[]): string {
   return prefix.slice(0, prefix.lastIndexOf("/") + 1);
 }
 
-async function dryRun(plan: PlannedFile[], states: FileState[], registry: Registry): Promise<void> {
+/** Where the weights go and come from. */
+interface Target {
+  dir: string;
+  endpoint: string;
+}
+
+async function dryRun(
+  { dir, endpoint }: Target,
+  plan: PlannedFile[],
+  states: FileState[],
+  registry: Registry,
+): Promise<void> {
   const out: string[] = [`Weights folder: ${dir}`, `Endpoint: ${endpoint}`];
   let total = 0;
   let inexact = 0;
@@ -209,18 +223,37 @@ async function dryRun(plan: PlannedFile[], states: FileState[], registry: Regist
   console.log(out.join("\n"));
 }
 
-async function main(): Promise<void> {
+/**
+ * Installs the weight sets; a download, checksum or lock-file failure (not a mistake in the
+ * command line) is printed as one `error:` line with exit status 1.
+ */
+async function setup(values: SetupValues): Promise<number> {
+  try {
+    await install(values);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof DownloadError || e instanceof LockError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 1;
+  }
+}
+
+async function install(values: SetupValues): Promise<void> {
+  const { dir, retries } = values;
+  const endpoint = endpointOf(values["base-url"]);
   const registry = await loadRegistry(values.registry);
   const sets: string[] = [];
   if (values.model !== "none") sets.push(pickSet(registry, "model", values.model, "model"));
   if (values.transcoders !== "none") {
     sets.push(pickSet(registry, "transcoders", values.transcoders, "transcoders"));
   }
-  if (sets.length === 0) usageError("nothing to install: --model none and --transcoders none");
+  if (sets.length === 0) {
+    throw new UsageError("nothing to install: --model none and --transcoders none");
+  }
   const plan = planDownloads(registry, sets, { dir, endpoint });
   const lock = await readLock(join(dir, LOCK_FILE));
   const states = await Promise.all(plan.map((f) => fileState(f, lock)));
-  if (values["dry-run"]) return await dryRun(plan, states, registry);
+  if (values["dry-run"]) return await dryRun({ dir, endpoint }, plan, states, registry);
 
   const needed = plan.reduce((sum, f, i) => sum + bytesToGet(f, states[i]).bytes, 0);
   const free = await freeBytes(dir);
@@ -231,7 +264,12 @@ async function main(): Promise<void> {
       plan[0].fetchUrl,
     );
   }
-  const summary = await installWeights(plan, { dir, retries, backoffMs, quiet: values.quiet });
+  const summary = await installWeights(plan, {
+    dir,
+    retries,
+    backoffMs: values["backoff-ms"],
+    quiet: values.quiet,
+  });
   const lines = [
     `Done in ${formatDuration(summary.seconds)}: ${summary.downloaded.length} downloaded (${
       formatBytes(summary.bytes)
@@ -251,8 +289,4 @@ async function main(): Promise<void> {
   console.log(lines.join("\n"));
 }
 
-try {
-  await main();
-} catch (e) {
-  fail(e);
-}
+if (import.meta.main) Deno.exit(await main(Deno.args));

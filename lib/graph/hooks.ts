@@ -100,17 +100,24 @@ export class HookPoints {
 }
 
 /**
- * Up to `k` names from `candidates` closest to `name` (edit distance), for "did you mean"
- * messages.
+ * Up to `k` names from `candidates` closest to `name` (edit distance, at most `maxDistance`),
+ * for "did you mean" messages.
  *
  * @example
  * ```ts
  * import { nearestNames } from "./hooks.ts";
  * nearestNames("blocks.0.hook_mlp_ot", ["blocks.0.hook_mlp_out", "blocks.0.hook_attn_out"]);
  * // ["blocks.0.hook_mlp_out", "blocks.0.hook_attn_out"]
+ * nearestNames("gpt2-smal", ["tiny", "gpt2-small"], 1, 3); // ["gpt2-small"]
+ * nearestNames("llama", ["tiny", "gpt2-small"], 1, 3); // [] (nothing within 3 edits)
  * ```
  */
-export function nearestNames(name: string, candidates: Iterable<string>, k = 3): string[] {
+export function nearestNames(
+  name: string,
+  candidates: Iterable<string>,
+  k = 3,
+  maxDistance = Infinity,
+): string[] {
   const dist = (a: string, b: string) => {
     const row = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
@@ -126,6 +133,7 @@ export function nearestNames(name: string, candidates: Iterable<string>, k = 3):
   };
   return [...candidates]
     .map((c) => ({ c, d: dist(name, c) }))
+    .filter((x) => x.d <= maxDistance)
     .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
     .slice(0, k)
     .map((x) => x.c);

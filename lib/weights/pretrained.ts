@@ -9,6 +9,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { nearestNames } from "../graph/hooks.ts";
+import { ConfigError } from "../model/config.ts";
 import { loadModel, type LoadModelOptions } from "../model/load.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import { loadTranscoderSet } from "../transcoder/load.ts";
@@ -50,20 +52,36 @@ export const PRETRAINED: Readonly<Record<string, { dir: string; howToGet: string
 };
 
 /**
- * The folder of a model: a known name (`tiny`, `gpt2-small`) or a path.
+ * The folder of a model: a known name (`tiny`, `gpt2-small`) or a path. A word that is neither
+ * a known name nor an existing path is refused with the known names and the nearest one.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveModelDir } from "./pretrained.ts";
  * resolveModelDir("tiny").endsWith("weights/tiny"); // true
+ * assert.throws(() => resolveModelDir("gpt2-smal"), {
+ *   name: "ConfigError",
+ *   message: 'unknown model "gpt2-smal": expected tiny, gpt2-small or the path of a Hugging Face GPT-2 folder (did you mean "gpt2-small"?)',
+ * });
  * ```
  */
 export function resolveModelDir(nameOrDir: string): string {
   const known = PRETRAINED[nameOrDir];
-  if (!known) return nameOrDir;
+  if (!known) {
+    if (!existsSync(nameOrDir) && !/[\\/.]/.test(nameOrDir)) {
+      const near = nearestNames(nameOrDir, Object.keys(PRETRAINED), 1, 3)[0];
+      throw new ConfigError(
+        `unknown model "${nameOrDir}": expected ${
+          Object.keys(PRETRAINED).join(", ")
+        } or the path of a Hugging Face GPT-2 folder${near ? ` (did you mean "${near}"?)` : ""}`,
+      );
+    }
+    return nameOrDir;
+  }
   const dir = join(WEIGHTS_DIR, known.dir);
   if (!existsSync(join(dir, "config.json"))) {
-    throw new Error(`weights for "${nameOrDir}" are not in ${dir}: ${known.howToGet}`);
+    throw new ConfigError(`weights for "${nameOrDir}" are not in ${dir}: ${known.howToGet}`);
   }
   return dir;
 }

@@ -157,7 +157,7 @@ Deno.test("deno task dashboards writes a self-contained report, and shards merge
 
     // Errors.
     const none = await run(["--layer", "0", ...common, "--out", out]);
-    assert.equal(none.code, 1);
+    assert.equal(none.code, 2);
     assert.match(none.stderr, /no transcoder for layer 0 in .*transcoders \(layers found: 1\)/);
     const bad = await run(["--layer", "1", ...common, "--shard", "2/2"]);
     assert.equal(bad.code, 2);

@@ -37,6 +37,6 @@ Deno.test("the demo runs a random model, and refuses bad options", async () => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--provider must be one of cpu, cuda, webgpu, got "tpu"/);
   const missing = await runDemo("--model", "/nonexistent/model");
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /error: \/nonexistent\/model\/config\.json not found/);
+  assert.equal(missing.code, 2); // a user's mistake: one error line, no stack
+  assert.match(missing.stderr, /^error: \/nonexistent\/model\/config\.json not found/);
 });

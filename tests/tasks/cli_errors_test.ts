@@ -1,0 +1,208 @@
+/**
+ * Every task's command line, run in-process through its exported `main`: `--help` prints the
+ * usage and returns 0, and each user mistake (an unknown flag, a bad value, a missing required
+ * option, a model name typo, a missing or empty corpus, a feature list that does not fit, a
+ * prompt longer than the context, an unavailable provider) returns 2 with exactly one
+ * `error: ` line on stderr and no stack trace, before any long work.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { format } from "node:util";
+import { PRETRAINED, WEIGHTS_DIR } from "../../lib/weights/pretrained.ts";
+import { main as bench } from "../../tasks/bench.ts";
+import { main as dashboards } from "../../tasks/dashboards.ts";
+import { main as demo } from "../../tasks/demo.ts";
+import { main as evaluate } from "../../tasks/eval.ts";
+import { main as setup } from "../../tasks/setup.ts";
+import { main as trainModel } from "../../tasks/train_model.ts";
+import { main as trainTranscoder } from "../../tasks/train_transcoder.ts";
+
+type Main = (args: readonly string[]) => Promise<number>;
+
+/** Each task by its `deno task` name. */
+const TASKS: Record<string, Main> = {
+  demo,
+  bench,
+  dashboards,
+  setup,
+  "train-model": trainModel,
+  "train-transcoder": trainTranscoder,
+  eval: evaluate,
+};
+
+interface Run {
+  status: number;
+  stdout: string[];
+  stderr: string[];
+}
+
+/** Runs a task's `main` with console.log and console.error captured (as lines). */
+async function run(main: Main, args: readonly string[]): Promise<Run> {
+  const stdout: string[] = [], stderr: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => stdout.push(...format(...a).split("\n"));
+  console.error = (...a: unknown[]) => stderr.push(...format(...a).split("\n"));
+  try {
+    return { status: await main(args), stdout, stderr };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** Status 2, one `error: ` line on stderr (matching `message`), no stack trace. */
+function assertUserError(r: Run, what: string, message?: RegExp): void {
+  const detail = `${what}\n--- stdout\n${r.stdout.join("\n")}\n--- stderr\n${r.stderr.join("\n")}`;
+  assert.equal(r.status, 2, detail);
+  assert.equal(r.stderr.length, 1, detail);
+  assert.match(r.stderr[0], /^error: /, detail);
+  assert.ok(![...r.stdout, ...r.stderr].some((l) => /^\s+at /.test(l)), detail);
+  if (message) assert.match(r.stderr[0], message, detail);
+}
+
+/** Runs each case of a task and checks it is refused as a user error. */
+async function assertRefused(
+  name: string,
+  cases: [args: string[], message: RegExp][],
+): Promise<void> {
+  for (const [args, message] of cases) {
+    assertUserError(await run(TASKS[name], args), `${name} ${args.join(" ")}`, message);
+  }
+}
+
+/** A temporary folder holding an empty corpus file; removed afterwards. */
+async function withEmptyCorpus(fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "cli_errors_test_" });
+  try {
+    const path = join(dir, "empty.txt");
+    await Deno.writeTextFile(path, "\n\n");
+    await fn(path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const NOT_FOUND = /corpus \/nonexistent\.txt not found/;
+const EMPTY_CORPUS = /corpus \S+empty\.txt has no documents/;
+const MODEL_TYPO = /unknown model "gpt2-smal".*\(did you mean "gpt2-small"\?\)/;
+
+Deno.test("every task prints its help and returns 0", async () => {
+  for (const [name, main] of Object.entries(TASKS)) {
+    const r = await run(main, ["--help"]);
+    assert.equal(r.status, 0, name);
+    assert.ok(r.stdout[0].startsWith(`Usage: deno task ${name}`), `${name}: ${r.stdout[0]}`);
+    assert.deepEqual(r.stderr, [], name);
+  }
+});
+
+Deno.test("every task refuses an unknown flag, with the nearest known one", async () => {
+  const typos: Record<string, [string, string]> = {
+    demo: ["--promt", "--prompt"],
+    bench: ["--repeat", "--repeats"],
+    dashboards: ["--featurs", "--features"],
+    setup: ["--dry-rn", "--dry-run"],
+    "train-model": ["--epoch", "--epochs"],
+    "train-transcoder": ["--layr", "--layer"],
+    eval: ["--modle", "--model"],
+  };
+  for (const [name, main] of Object.entries(TASKS)) {
+    assertUserError(await run(main, ["--no-such-flag"]), name, /unknown option --no-such-flag/);
+    const [typo, near] = typos[name];
+    assertUserError(
+      await run(main, [typo, "1"]),
+      `${name} ${typo}`,
+      new RegExp(`unknown option ${typo} \\(did you mean ${near}\\?\\)`),
+    );
+  }
+});
+
+Deno.test("every task refuses a bad numeric value", async () => {
+  const bad: Record<string, string[]> = {
+    demo: ["--top", "0"],
+    bench: ["--repeats", "many"],
+    dashboards: ["--layer", "-1"],
+    setup: ["--retries", "101"],
+    "train-model": ["--batch", "0"],
+    "train-transcoder": ["--layer", "0", "--lr", "fast"],
+    eval: ["--batch", "1.5"],
+  };
+  for (const [name, args] of Object.entries(bad)) {
+    assertUserError(await run(TASKS[name], args), `${name} ${args.join(" ")}`, /must be /);
+  }
+});
+
+Deno.test("train-transcoder and dashboards require --layer, and check it against the model", async () => {
+  for (const name of ["train-transcoder", "dashboards"]) {
+    await assertRefused(name, [
+      [[], /--layer is required/],
+      [["--layer", "4"], /--layer 4 out of range: the model has layers 0\.\.3/],
+    ]);
+  }
+});
+
+Deno.test("a model name typo is refused with the name meant", async () => {
+  await assertRefused("demo", [[["--model", "gpt2-smal"], MODEL_TYPO]]);
+  await assertRefused("eval", [[["--model", "gpt2-smal"], MODEL_TYPO]]);
+  await assertRefused("train-transcoder", [[["--layer", "0", "--model", "gpt2-smal"], MODEL_TYPO]]);
+  await assertRefused("dashboards", [[["--layer", "0", "--model", "gpt2-smal"], MODEL_TYPO]]);
+  await assertRefused("setup", [[
+    ["--model", "gpt2-smal", "--dry-run"],
+    /no such model weight set; known: gpt2-small, none \(did you mean gpt2-small\?\)/,
+  ]]);
+});
+
+Deno.test("a missing or empty corpus is refused", async () => {
+  await withEmptyCorpus(async (empty) => {
+    const prefixes: Record<string, string[]> = {
+      "train-model": [],
+      "train-transcoder": ["--layer", "0"],
+      eval: [],
+      dashboards: ["--layer", "0"],
+    };
+    for (const [name, prefix] of Object.entries(prefixes)) {
+      await assertRefused(name, [
+        [[...prefix, "--corpus", "/nonexistent.txt"], NOT_FOUND],
+        [[...prefix, "--corpus", empty], EMPTY_CORPUS],
+      ]);
+    }
+  });
+});
+
+Deno.test("dashboards resolves --model names: gpt2-small, when not installed, says how to get it", async () => {
+  if (existsSync(join(WEIGHTS_DIR, PRETRAINED["gpt2-small"].dir, "config.json"))) return;
+  await assertRefused("dashboards", [[
+    ["--model", "gpt2-small", "--layer", "8"],
+    /weights for "gpt2-small" are not in .*: run: deno task setup --model gpt2-small/,
+  ]]);
+});
+
+Deno.test("dashboards checks --features against the transcoder before the statistics pass", async () => {
+  await assertRefused("dashboards", [
+    [["--layer", "1", "--features", "5000"], /--features must be .* in \[0, 2047\], got "5000"/],
+    [["--layer", "1", "--features", "live:5000"], /live:K needs 1 <= K <= 2048/],
+    [["--layer", "1", "--features", "top:0"], /top:K needs 1 <= K <= 2048/],
+    [["--layer", "1", "--features", "lve:3"], /--features must be a comma list/],
+    [["--layer", "1", "--shard", "2/2"], /--shard must be i\/N with 0 <= i < N, got "2\/2"/],
+  ]);
+});
+
+Deno.test("the demo refuses a prompt longer than the context and an unavailable provider", async () => {
+  await assertRefused("demo", [[
+    ["--prompt", "word ".repeat(200)],
+    /exceeds the context size n_ctx = 128/,
+  ]]);
+  // Without a Vulkan driver (the CPU machines the tests run on) WebGPU is unavailable.
+  const webgpu = await run(demo, ["--provider", "webgpu", "--top", "1"]);
+  if (webgpu.status !== 0) {
+    assertUserError(webgpu, "demo --provider webgpu", /WebGPU|webgpu/);
+  }
+});
+
+Deno.test("bench and setup refuse bad lists and URLs before any work", async () => {
+  await assertRefused("bench", [[["--only", "forwards"], /--only: unknown section "forwards"/]]);
+  await assertRefused("setup", [
+    [["--base-url", "huggingface.co", "--dry-run"], /--base-url must be an http\(s\) URL/],
+    [["--model", "none", "--transcoders", "none"], /nothing to install/],
+  ]);
+});
