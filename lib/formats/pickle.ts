@@ -192,7 +192,9 @@ export const BUILTIN_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
       const [s, enc] = args;
       if (typeof s !== "string" || (enc !== "latin1" && enc !== "latin-1")) {
         throw new Error(
-          `only _codecs.encode(str, "latin1") is interpreted, got encoding ${String(enc)}`,
+          `only _codecs.encode(str, "latin1") is interpreted, got encoding ${
+            typeof enc === "string" ? enc : pickleTypeName(enc)
+          }`,
         );
       }
       return latin1Bytes(s);

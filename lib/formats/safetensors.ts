@@ -11,7 +11,7 @@
  */
 import { type DType, shapeStr, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.ts";
-import { readInputFile } from "./input_file.ts";
+import { jsonTooDeep, MAX_JSON_DEPTH, readInputFile } from "./input_file.ts";
 
 /**
  * Raised for a malformed or unsupported safetensors file; the message names the file and field.
@@ -113,6 +113,9 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     fail("header is not a JSON object");
+  }
+  if (jsonTooDeep(header)) {
+    fail(`header nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   }
   const duplicate = duplicateJsonKey(headerText);
   if (duplicate !== undefined) {

@@ -152,7 +152,12 @@ class TensorView {
 
 function intList(v: unknown, what: string): number[] {
   if (!Array.isArray(v)) throw new Error(`${what} is ${pickleTypeName(v)}, not a tuple`);
-  return v.map((x) => Number(x));
+  return v.map((x, i) => {
+    if (typeof x !== "number" && typeof x !== "bigint") {
+      throw new Error(`${what}[${i}] is ${pickleTypeName(x)}, not an integer`);
+    }
+    return Number(x);
+  });
 }
 
 function rebuildTensor(args: unknown[]): TensorView {
@@ -161,6 +166,9 @@ function rebuildTensor(args: unknown[]): TensorView {
     throw new Error(`storage argument is ${pickleTypeName(storage)}, not a storage`);
   }
   if (args.length < 4) throw new Error(`expected at least 4 arguments, got ${args.length}`);
+  if (typeof offset !== "number" && typeof offset !== "bigint") {
+    throw new Error(`offset is ${pickleTypeName(offset)}, not an integer`);
+  }
   return new TensorView(
     storage,
     Number(offset),
@@ -369,7 +377,7 @@ function archivePrefix(files: ZipArchive, source: string): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseTorchCheckpoint } from "./torch_pt.ts";
- * import { zipSync } from "fflate";
+ * import { zipSync } from "npm:fflate@0.8.3";
  * // torch.save({"w": torch.tensor([1.0, 2.0])}) made by hand: the pickle (protocol 2, as
  * // pickletools.optimize leaves it) and the storage's raw float32 bytes
  * const pkl = "\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00" +
@@ -429,9 +437,12 @@ export function parseTorchCheckpoint(
       if (typeof key !== "string") {
         throw new Error(`storage key is ${pickleTypeName(key)}, not a string`);
       }
-      const numel = Number(numelRaw);
+      const numel = typeof numelRaw === "number" || typeof numelRaw === "bigint"
+        ? Number(numelRaw)
+        : NaN;
       if (!Number.isSafeInteger(numel) || numel < 0) {
-        throw new Error(`storage "${key}": numel ${String(numelRaw)} is not an integer >= 0`);
+        const got = Number.isNaN(numel) ? pickleTypeName(numelRaw) : String(numelRaw);
+        throw new Error(`storage "${key}": numel ${got} is not an integer >= 0`);
       }
       const cacheKey = `${key}\u0000${kindName}`;
       let st = storages.get(cacheKey);
@@ -477,7 +488,7 @@ export function parseTorchCheckpoint(
  * @example
  * ```ts
  * import { readTorchCheckpoint } from "./torch_pt.ts";
- * import { zipSync } from "fflate";
+ * import { zipSync } from "npm:fflate@0.8.3";
  * // torch.save({"w": torch.tensor([1.0, 2.0])}) made by hand: the pickle (protocol 2, as
  * // pickletools.optimize leaves it) and the storage's raw float32 bytes
  * const pkl = "\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00" +

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { brief } from "../formats/input_file.ts";
+
 /** Hyperparameters of a GPT-2-architecture transformer (TransformerLens names). */
 export interface GPT2Config {
   n_layers: number;
@@ -139,13 +141,13 @@ export const GPT2_SMALL: GPT2Config = gpt2Config({ n_layers: 12, d_model: 768, n
 export function configFromHf(json: Record<string, unknown>, source = "config.json"): GPT2Config {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new ConfigError(
-      `${source}: expected a JSON object, got ${JSON.stringify(json)?.slice(0, 40)}`,
+      `${source}: expected a JSON object, got ${brief(json, 40)}`,
     );
   }
   const num = (key: string, fallback?: unknown): number => {
     const v = json[key] === undefined ? fallback : json[key];
     if (typeof v !== "number" || !Number.isFinite(v)) {
-      const got = v === undefined ? "missing" : `is ${JSON.stringify(v)}`;
+      const got = v === undefined ? "missing" : `is ${brief(v)}`;
       throw new ConfigError(`${source}: field "${key}" ${got}, expected a number`);
     }
     return v;

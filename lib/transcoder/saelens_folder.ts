@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { readInputText } from "../formats/input_file.ts";
+import { brief, readJsonObject } from "../formats/input_file.ts";
 import { readSafetensors, writeFileAtomic, writeSafetensors } from "../formats/safetensors.ts";
 import type { Runtime } from "../graph/session.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -27,10 +27,10 @@ import {
  * ```ts
  * import { existsSync } from "node:fs";
  * import { join } from "node:path";
- * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { embeddedWeightsDir } from "../weights/locations.ts";
  * import { SAELENS_FILES } from "./saelens_folder.ts";
  * SAELENS_FILES.weights; // "sae_weights.safetensors"
- * existsSync(join(WEIGHTS_DIR, "tiny/transcoders/layer_0", SAELENS_FILES.cfg)); // true
+ * existsSync(join(await embeddedWeightsDir(), "tiny/transcoders/layer_0", SAELENS_FILES.cfg)); // true
  * ```
  */
 export const SAELENS_FILES = {
@@ -52,7 +52,7 @@ function num(cfg: Record<string, unknown>, key: string, path: string): number {
   const v = cfg[key];
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
     throw new TranscoderError(
-      `${path}: field "${key}" is ${JSON.stringify(v)}, expected a positive integer`,
+      `${path}: field "${key}" is ${brief(v)}, expected a positive integer`,
     );
   }
   return v;
@@ -90,7 +90,7 @@ export function parseTranscoderConfig(
     given !== undefined && given !== null && !(Number.isSafeInteger(given) && given as number >= 0)
   ) {
     throw new TranscoderError(
-      `${path}: field "${layerKey}" is ${JSON.stringify(given)}, expected an integer >= 0`,
+      `${path}: field "${layerKey}" is ${brief(given)}, expected an integer >= 0`,
     );
   }
   const layer = typeof given === "number" ? given : m ? Number(m[1]) : NaN;
@@ -125,9 +125,9 @@ export function parseTranscoderConfig(
  * ```ts
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
- * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { embeddedWeightsDir } from "../weights/locations.ts";
  * import { loadTranscoderFolder } from "./saelens_folder.ts";
- * const dir = join(WEIGHTS_DIR, "tiny/transcoders/layer_2");
+ * const dir = join(await embeddedWeightsDir(), "tiny/transcoders/layer_2");
  * const { transcoder, logSparsity } = await loadTranscoderFolder(dir);
  * transcoder.cfg.out_hook_name; // "blocks.2.hook_mlp_out"
  * logSparsity?.shape; // [2048]
@@ -139,22 +139,11 @@ export async function loadTranscoderFolder(
   runtime?: Runtime,
 ): Promise<LoadedTranscoder> {
   const cfgPath = join(dir, SAELENS_FILES.cfg);
-  const text = await readInputText(cfgPath, (m) => new TranscoderError(m), {
+  const raw = await readJsonObject(cfgPath, (m) => new TranscoderError(m), {
     notFound:
       `${cfgPath} not found: expected a SAELens-style folder (cfg.json, sae_weights.safetensors)`,
   });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new TranscoderError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new TranscoderError(
-      `${cfgPath}: expected a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`,
-    );
-  }
-  const cfg = parseTranscoderConfig(raw as Record<string, unknown>, cfgPath);
+  const cfg = parseTranscoderConfig(raw, cfgPath);
   const weightsPath = join(dir, SAELENS_FILES.weights);
   const { tensors } = await readSafetensors(weightsPath);
   const params = new Map<string, Tensor<"float32">>();

@@ -19,6 +19,7 @@ import {
   checkpointZip,
   dictPickle,
   f32Bytes,
+  glob,
   k,
   O,
   pk,
@@ -313,5 +314,46 @@ Deno.test("a tensor used as a dict key is refused: no internal object leaks out"
     () => parseTorchCheckpoint(bytes, { source: "key.pt" }),
     PtFormatError,
     /^key\.pt \(archive\/data\.pkl\): SETITEM at offset \d+: a dict key is a TensorView \(only None, bool, int, float, str, bytes, globals and tuples of them are accepted\)$/,
+  );
+});
+
+Deno.test("a tensor size that holds a list instead of an integer is refused (found by the fuzzer)", async () => {
+  // size = ([[...]]), 5,000 lists deep: Number() of it recursed through toString.
+  const nested = [...new Array(5000).fill(O.EMPTY_LIST), ...new Array(4999).fill(0x61)];
+  const bytes = checkpointZip(
+    pk(
+      O.PROTO2,
+      O.EMPTY_DICT,
+      ...uni("w"),
+      ...glob("torch._utils", "_rebuild_tensor_v2"),
+      O.MARK,
+      O.MARK,
+      ...uni("storage"),
+      ...glob("torch", "FloatStorage"),
+      ...uni("0"),
+      ...uni("cpu"),
+      ...k(1),
+      O.TUPLE,
+      O.BINPERSID,
+      ...k(0),
+      O.MARK,
+      ...nested,
+      O.TUPLE,
+      O.MARK,
+      ...k(1),
+      O.TUPLE,
+      O.NEWFALSE,
+      O.EMPTY_TUPLE,
+      O.TUPLE,
+      O.REDUCE,
+      O.SETITEM,
+      O.STOP,
+    ),
+    { "0": f32Bytes([1]) },
+  );
+  await assertRefused(
+    () => parseTorchCheckpoint(bytes, { source: "s.pt" }),
+    PtFormatError,
+    /torch\._utils\._rebuild_tensor_v2\(\.\.\.\): size\[0\] is list\/tuple of 1, not an integer$/,
   );
 });

@@ -40,6 +40,11 @@ Deno.test("cfg.json: null, strings, arrays, 1e300 and non-objects where numbers 
     [{ hook_layer: 1e300 }, /field "hook_layer" is 1e\+300, expected an integer >= 0$/],
     [[1, 2], /cfg\.json: expected a JSON object, got \[1,2\]$/, false],
     [null, /cfg\.json: expected a JSON object, got null$/, false],
+    // Found by the fuzzer: a 10,000-deep array overflowed the stack when the message printed it.
+    [
+      { d_sae: JSON.parse("[".repeat(10_000) + "]".repeat(10_000)) },
+      /cfg\.json: arrays and objects nest deeper than 64 levels$/,
+    ],
   ];
   for (const [cfg, message, merge] of cases) {
     const dir = await folder(cfg, merge);
