@@ -3,8 +3,8 @@
  *
  * @example
  * ```ts
- * import { loadModel, resolveModelDir } from "@transcoder-circuits/core";
- * const model = await loadModel(resolveModelDir("tiny")); // weights/tiny, the embedded default
+ * import { loadModel } from "@transcoder-circuits/core";
+ * const model = await loadModel("tiny"); // the embedded default
  * const { logits, cache } = await model.runWithCache(model.toTokens("Hello world"), {
  *   names: ["blocks.0.hook_mlp_out"],
  * });

@@ -296,7 +296,7 @@ async function dashboards(values: DashboardsValues): Promise<void> {
   };
 
   const t0 = performance.now();
-  const modelDir = resolveModelDir(values.model);
+  const modelDir = await resolveModelDir(values.model);
   const model = await loadModel(modelDir);
   const layer = checkLayer(values.layer, model.cfg.n_layers);
   const tcDir = values.transcoders ?? join(modelDir, "transcoders");

@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
+  embeddedWeightsDir,
   gpt2Config,
   type HookedModel,
   loadPretrained,
@@ -17,7 +18,6 @@ import {
   randomStateDict,
   topk,
   type Transcoder,
-  WEIGHTS_DIR,
 } from "../mod.ts";
 import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
@@ -58,7 +58,7 @@ async function demo(values: OptionValues<typeof DEMO_COMMAND.options>): Promise<
   const provider = values.provider as Provider;
   const k = values.top;
   const choice = values.model ??
-    (existsSync(join(WEIGHTS_DIR, "tiny", "config.json")) ? "tiny" : "random");
+    (existsSync(join(await embeddedWeightsDir(), "tiny", "config.json")) ? "tiny" : "random");
   let model: HookedModel;
   let transcoders: (Transcoder | undefined)[] = [];
   if (choice === "random") {

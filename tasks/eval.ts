@@ -67,7 +67,7 @@ export function main(args: readonly string[]): Promise<number> {
 }
 
 async function evaluate(values: OptionValues<typeof EVAL_COMMAND.options>): Promise<void> {
-  const modelDir = resolveModelDir(values.model);
+  const modelDir = await resolveModelDir(values.model);
   const model = await loadModel(modelDir);
   const dir = values.transcoders ?? join(modelDir, "transcoders");
   const nCtx = values["n-ctx"] ?? Math.min(128, model.cfg.n_ctx);

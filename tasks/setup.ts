@@ -27,6 +27,7 @@ import {
   type WeightSet,
 } from "../lib/weights/registry.ts";
 import { formatDuration } from "../lib/train/progress.ts";
+import { downloadsDir, WEIGHTS_DIR_ENV } from "../lib/weights/locations.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The environment variable that overrides the Hub endpoint, like `--base-url`. */
@@ -50,7 +51,12 @@ export const SETUP_COMMAND = {
       arg: "name",
       help: "transcoders to install: gpt2-small (its 12 layers), or none",
     },
-    dir: { type: "string", default: "weights", arg: "folder", help: "weights folder" },
+    dir: {
+      type: "string",
+      default: downloadsDir(),
+      arg: "folder",
+      help: `weights folder ($${WEIGHTS_DIR_ENV}, else the user cache folder)`,
+    },
     "base-url": {
       type: "string",
       arg: "url",

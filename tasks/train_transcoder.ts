@@ -113,7 +113,7 @@ async function train(values: TrainTranscoderValues): Promise<number> {
     throw new UsageError(`--tokens must be at least --batch (${batch}), got "${totalTokens}"`);
   }
   const schedule = parseScheduleOption(values.schedule);
-  const model = await loadModel(resolveModelDir(values.model), { threads });
+  const model = await loadModel(await resolveModelDir(values.model), { threads });
   const layer = checkLayer(values.layer, model.cfg.n_layers);
   const out = values.out ?? `runs/transcoder-L${layer}`;
   const rows = await loadCorpusRows({

@@ -17,8 +17,8 @@
  *
  * @module
  */
-import * as Plot from "@observablehq/plot";
-import { parseHTML } from "linkedom";
+import * as Plot from "npm:@observablehq/plot@0.6.17";
+import { parseHTML } from "npm:linkedom@0.18.15";
 import {
   type ComponentType,
   type FeatureVector,
@@ -28,7 +28,7 @@ import { type CircuitGraph, edgeEnds } from "../circuits/graph.ts";
 import { formatFixed } from "./format.ts";
 
 /** Observable Plot's options and colour schemes, as `plotToSvg` and `heatmapSvg` take them. */
-export type { ColorScheme, PlotOptions } from "@observablehq/plot";
+export type { ColorScheme, PlotOptions } from "npm:@observablehq/plot@0.6.17";
 
 type PlotDocument = NonNullable<Plot.PlotOptions["document"]>;
 let doc: PlotDocument | undefined;
@@ -49,7 +49,7 @@ export interface ChartOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import * as Plot from "@observablehq/plot";
+ * import * as Plot from "npm:@observablehq/plot@0.6.17";
  * import { plotToSvg } from "./charts.ts";
  * const svg = plotToSvg({
  *   width: 320,

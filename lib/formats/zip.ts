@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { Inflate } from "fflate";
+import { Inflate } from "npm:fflate@0.8.3";
 
 /**
  * Raised for a file that is not a readable zip archive; the message names the file.
@@ -85,7 +85,7 @@ const INFLATE_CHUNK = 16 * 1024;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { zipSync } from "fflate";
+ * import { zipSync } from "npm:fflate@0.8.3";
  * import { openZip } from "./zip.ts";
  * const bytes = zipSync({ "a/b.txt": new Uint8Array([104, 105]), "a/c.bin": new Uint8Array(9) });
  * const zip = openZip(bytes, "demo.zip");
@@ -191,7 +191,7 @@ function inflateExactly(raw: Uint8Array, size: number, fail: (msg: string) => ne
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { zipSync } from "fflate";
+ * import { zipSync } from "npm:fflate@0.8.3";
  * import { openZip, ZipError } from "./zip.ts";
  * const bytes = zipSync({ "x.bin": new Uint8Array(4096) }); // deflated
  * const zip = openZip(bytes, "a.zip");

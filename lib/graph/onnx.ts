@@ -7,7 +7,7 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import type { AttrValue, ElemType, Node, Value } from "./ir.ts";
 import type { ConstantData, Graph } from "./builder.ts";
 

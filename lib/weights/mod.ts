@@ -10,4 +10,5 @@ export * from "./lock.ts";
 export * from "./install.ts";
 export * from "./byte_progress.ts";
 export * from "./disk.ts";
+export * from "./locations.ts";
 export * from "./pretrained.ts";

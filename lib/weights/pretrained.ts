@@ -1,90 +1,19 @@
 /**
- * Named weight sets on disk: `tiny` (the embedded default, committed in weights/tiny) and
- * `gpt2-small` (fetched by `deno task setup`), each a Hugging Face GPT-2 folder with its
- * transcoders in a `transcoders/` subfolder (SAELens-style folders or the reference's `.pt`
- * files).
+ * Named weight sets (locations.ts says where they live): `tiny` (the embedded default, shipped
+ * with the package) and `gpt2-small` (fetched by `deno task setup`), each a Hugging Face GPT-2
+ * folder with its transcoders in a `transcoders/` subfolder (SAELens-style folders or the
+ * reference's `.pt` files).
  *
  * @module
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { nearestNames } from "../graph/hooks.ts";
-import { ConfigError } from "../model/config.ts";
 import { loadModel, type LoadModelOptions } from "../model/load.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import { loadTranscoderSet } from "../transcoder/load.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-
-/**
- * The weights folder of this package.
- *
- * @example
- * ```ts
- * import { existsSync } from "node:fs";
- * import { join } from "node:path";
- * import { WEIGHTS_DIR } from "./pretrained.ts";
- * existsSync(join(WEIGHTS_DIR, "tiny", "config.json")); // true: the committed model
- * ```
- */
-export const WEIGHTS_DIR: string = fileURLToPath(new URL("../../weights/", import.meta.url));
-
-/**
- * The named weight sets and how to get each.
- *
- * @example
- * ```ts
- * import { PRETRAINED } from "./pretrained.ts";
- * Object.keys(PRETRAINED); // ["tiny", "gpt2-small"]
- * PRETRAINED["gpt2-small"].howToGet; // "run: deno task setup --model gpt2-small --transcoders gpt2-small"
- * ```
- */
-export const PRETRAINED: Readonly<Record<string, { dir: string; howToGet: string }>> = {
-  tiny: {
-    dir: "tiny",
-    howToGet: "it is committed with the repository; retrain with deno task train-model",
-  },
-  "gpt2-small": {
-    dir: "gpt2-small",
-    howToGet: "run: deno task setup --model gpt2-small --transcoders gpt2-small",
-  },
-};
-
-/**
- * The folder of a model: a known name (`tiny`, `gpt2-small`) or a path. A word that is neither
- * a known name nor an existing path is refused with the known names and the nearest one.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { resolveModelDir } from "./pretrained.ts";
- * resolveModelDir("tiny").endsWith("weights/tiny"); // true
- * assert.throws(() => resolveModelDir("gpt2-smal"), {
- *   name: "ConfigError",
- *   message: 'unknown model "gpt2-smal": expected tiny, gpt2-small or the path of a Hugging Face GPT-2 folder (did you mean "gpt2-small"?)',
- * });
- * ```
- */
-export function resolveModelDir(nameOrDir: string): string {
-  const known = PRETRAINED[nameOrDir];
-  if (!known) {
-    if (!existsSync(nameOrDir) && !/[\\/.]/.test(nameOrDir)) {
-      const near = nearestNames(nameOrDir, Object.keys(PRETRAINED), 1, 3)[0];
-      throw new ConfigError(
-        `unknown model "${nameOrDir}": expected ${
-          Object.keys(PRETRAINED).join(", ")
-        } or the path of a Hugging Face GPT-2 folder${near ? ` (did you mean "${near}"?)` : ""}`,
-      );
-    }
-    return nameOrDir;
-  }
-  const dir = join(WEIGHTS_DIR, known.dir);
-  if (!existsSync(join(dir, "config.json"))) {
-    throw new ConfigError(`weights for "${nameOrDir}" are not in ${dir}: ${known.howToGet}`);
-  }
-  return dir;
-}
+import { resolveModelDir } from "./locations.ts";
 
 /** A model with its transcoders, by layer. */
 export interface Pretrained {
@@ -119,7 +48,7 @@ export async function loadPretrained(
   nameOrDir = "tiny",
   options: LoadModelOptions = {},
 ): Promise<Pretrained> {
-  const dir = resolveModelDir(nameOrDir);
+  const dir = await resolveModelDir(nameOrDir);
   const model = await loadModel(dir, options);
   const transcoders: (Transcoder | undefined)[] = new Array(model.cfg.n_layers).fill(undefined);
   const logSparsity: (Tensor<"float32"> | undefined)[] = new Array(model.cfg.n_layers).fill(

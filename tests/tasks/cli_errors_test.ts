@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { format } from "node:util";
-import { PRETRAINED, WEIGHTS_DIR } from "../../lib/weights/pretrained.ts";
+import { downloadsDir } from "../../lib/weights/locations.ts";
 import { main as bench } from "../../tasks/bench.ts";
 import { main as dashboards } from "../../tasks/dashboards.ts";
 import { main as demo } from "../../tasks/demo.ts";
@@ -170,7 +170,7 @@ Deno.test("a missing or empty corpus is refused", async () => {
 });
 
 Deno.test("dashboards resolves --model names: gpt2-small, when not installed, says how to get it", async () => {
-  if (existsSync(join(WEIGHTS_DIR, PRETRAINED["gpt2-small"].dir, "config.json"))) return;
+  if (existsSync(join(downloadsDir(), "gpt2-small", "config.json"))) return;
   await assertRefused("dashboards", [[
     ["--model", "gpt2-small", "--layer", "8"],
     /weights for "gpt2-small" are not in .*: run: deno task setup --model gpt2-small/,
