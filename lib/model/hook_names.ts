@@ -145,3 +145,69 @@ export function checkHookName(name: string, valid: ReadonlySet<string>): void {
   const near = nearestNames(name, valid, 3).map((n) => `"${n}"`).join(", ");
   throw new UnknownHookError(`unknown hook "${name}"; nearest valid names: ${near}`);
 }
+
+/** TransformerLens's short names of hooks inside a block, as `get_act_name` knows them. */
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  resid_pre: "hook_resid_pre",
+  resid_mid: "hook_resid_mid",
+  resid_post: "hook_resid_post",
+  attn_out: "hook_attn_out",
+  mlp_out: "hook_mlp_out",
+  q: "attn.hook_q",
+  k: "attn.hook_k",
+  v: "attn.hook_v",
+  z: "attn.hook_z",
+  attn_scores: "attn.hook_attn_scores",
+  scores: "attn.hook_attn_scores",
+  attn: "attn.hook_pattern",
+  pattern: "attn.hook_pattern",
+  pre: "mlp.hook_pre",
+  post: "mlp.hook_post",
+  mlp_pre: "mlp.hook_pre",
+  mlp_post: "mlp.hook_post",
+};
+
+/**
+ * A hook's full name from its short name, as TransformerLens's `get_act_name`: `("mlp_out", 3)`
+ * → `blocks.3.hook_mlp_out`; LayerNorm hooks take the LayerNorm (`("scale", 2, "ln2")`), and
+ * without a layer `normalized`/`scale` are ln_final's; `embed` and `pos_embed` take no layer. A
+ * full name is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { actName } from "./hook_names.ts";
+ * actName("mlp_out", 3); // "blocks.3.hook_mlp_out"
+ * actName("pattern", 0); // "blocks.0.attn.hook_pattern"
+ * actName("normalized", 8, "ln2"); // "blocks.8.ln2.hook_normalized"
+ * actName("scale"); // "ln_final.hook_scale"
+ * actName("embed"); // "hook_embed"
+ * assert.throws(() => actName("mlp_ot", 3), /unknown hook short name "mlp_ot"; nearest: "mlp_out"/);
+ * ```
+ */
+export function actName(name: string, layer?: number, layerType?: "ln1" | "ln2"): string {
+  if (name.includes(".") || name.startsWith("hook_")) return name;
+  if (name === "embed" || name === "pos_embed") return `hook_${name}`;
+  if (layer !== undefined && (!Number.isInteger(layer) || layer < 0)) {
+    throw new RangeError(`layer must be an integer >= 0, got ${layer}`);
+  }
+  if (name === "scale" || name === "normalized") {
+    if (layer === undefined) return `ln_final.hook_${name}`;
+    if (layerType === undefined) {
+      throw new RangeError(`actName("${name}", ${layer}) needs the LayerNorm: "ln1" or "ln2"`);
+    }
+    return `blocks.${layer}.${layerType}.hook_${name}`;
+  }
+  const local = SHORT_NAMES[name];
+  if (!local) {
+    const near = nearestNames(
+      name,
+      [...Object.keys(SHORT_NAMES), "scale", "normalized", "embed"],
+      3,
+    )
+      .map((n) => `"${n}"`).join(", ");
+    throw new UnknownHookError(`unknown hook short name "${name}"; nearest: ${near}`);
+  }
+  if (layer === undefined) throw new RangeError(`actName("${name}") needs a layer`);
+  return `blocks.${layer}.${local}`;
+}

@@ -11,5 +11,6 @@ export * from "./activation_cache.ts";
 export * from "./tokens.ts";
 export * from "./gpt2_graph.ts";
 export * from "./hooked_model.ts";
+export * from "./hook_functions.ts";
 export * from "./load.ts";
 export * from "./random_weights.ts";

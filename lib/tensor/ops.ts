@@ -68,6 +68,23 @@ export function topk(
 }
 
 /**
+ * The position of the largest value (the first on ties; NaN is skipped); -1 for no values.
+ *
+ * @example
+ * ```ts
+ * import { argmax } from "./ops.ts";
+ * argmax([0.1, 3, -2, 3]); // 1
+ * ```
+ */
+export function argmax(values: ArrayLike<number>): number {
+  let best = -1;
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isNaN(values[i]) && (best < 0 || values[i] > values[best])) best = i;
+  }
+  return best;
+}
+
+/**
  * Indices that sort a flat array ascending (or descending).
  *
  * @example

@@ -285,27 +285,39 @@ export function reshape<D extends DType>(t: Tensor<D>, shape: readonly number[])
 }
 
 /**
- * Selects index `i` along axis 0 (negative counts from the end), dropping that axis.
- * The result shares memory with the input.
+ * Selects indices along the leading axes (negative counts from the end), dropping those axes,
+ * as `t[i, j]` does in PyTorch: `select(logits, 0, -1)` is the last position's logits
+ * `[d_vocab]`. The result shares memory with the input.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fromNested, select } from "./tensor.ts";
  * select(fromNested([[1, 2], [3, 4]]), 1).data; // Float32Array [3, 4]
+ * const logits = fromNested([[[0, 1, 2], [3, 4, 5]]]); // [batch 1, pos 2, vocab 3]
+ * select(logits, 0, -1).data; // Float32Array [3, 4, 5]: logits[0, -1]
+ * assert.throws(() => select(logits, 0, 2), /index 2 out of range for axis 1 of size 2/);
  * ```
  */
-export function select<D extends DType>(t: Tensor<D>, i: number): Tensor<D> {
-  if (t.shape.length === 0) throw new RangeError("cannot select from a scalar");
-  const n0 = t.shape[0];
-  const k = i < 0 ? i + n0 : i;
-  if (!Number.isInteger(k) || k < 0 || k >= n0) {
-    throw new RangeError(`index ${i} out of range for axis 0 of size ${n0}`);
+export function select<D extends DType>(t: Tensor<D>, ...indices: number[]): Tensor<D> {
+  if (indices.length > t.shape.length) {
+    throw new RangeError(`${indices.length} indices for a tensor of shape ${shapeStr(t.shape)}`);
   }
-  const inner = sizeOf(t.shape.slice(1));
+  let start = 0;
+  let inner = sizeOf(t.shape);
+  indices.forEach((i, axis) => {
+    const n = t.shape[axis];
+    const k = i < 0 ? i + n : i;
+    if (!Number.isInteger(k) || k < 0 || k >= n) {
+      throw new RangeError(`index ${i} out of range for axis ${axis} of size ${n}`);
+    }
+    inner /= n;
+    start += k * inner;
+  });
   return {
     dtype: t.dtype,
-    shape: t.shape.slice(1),
-    data: t.data.subarray(k * inner, (k + 1) * inner) as DataOf[D],
+    shape: t.shape.slice(indices.length),
+    data: t.data.subarray(start, start + inner) as DataOf[D],
   };
 }
 

@@ -166,7 +166,7 @@ export function checkTranscoderParams(
  * assert.throws(() => new Transcoder(cfg, new Map()), TranscoderError); // missing "W_enc" [4, 8]
  * await assert.rejects(
  *   Transcoder.random(cfg, 0).encode({ dtype: "float32", shape: [2, 3], data: new Float32Array(6) }),
- *   /expected a float32 \[n, 4\] tensor/,
+ *   /expected a float32 \[\.\.\., 4\] tensor/,
  * );
  * ```
  */
@@ -336,13 +336,16 @@ export class Transcoder {
     return this.cfg.hook_layer;
   }
 
-  #check(x: Tensor, width: number, what: string): number {
-    if (x.dtype !== "float32" || x.shape.length !== 2 || x.shape[1] !== width) {
+  /** The rows of `[..., width]` as `[n, width]` (a view), with the leading dimensions. */
+  #rows(x: Tensor, width: number, what: string): { rows: Tensor<"float32">; lead: number[] } {
+    if (x.dtype !== "float32" || x.shape.length < 1 || x.shape.at(-1) !== width) {
       throw new TranscoderError(
-        `${what}: expected a float32 [n, ${width}] tensor, got ${x.dtype} ${shapeStr(x.shape)}`,
+        `${what}: expected a float32 [..., ${width}] tensor, got ${x.dtype} ${shapeStr(x.shape)}`,
       );
     }
-    return x.shape[0];
+    const lead = x.shape.slice(0, -1);
+    const n = lead.reduce((a, b) => a * b, 1);
+    return { rows: { dtype: "float32", shape: [n, width], data: x.data as Float32Array }, lead };
   }
 
   async #run(
@@ -373,28 +376,59 @@ export class Transcoder {
     return out[kind === "encode" ? "z" : "y"] as Tensor<"float32">;
   }
 
-  /** Dense feature activations `[n, d_sae]` of inputs `[n, d_in]`. */
+  /**
+   * Dense feature activations `[..., d_sae]` of inputs `[..., d_in]` (e.g. the
+   * `[batch, pos, d_model]` tensors a cache holds): the leading dimensions are kept.
+   */
   async encode(x: Tensor<"float32">): Promise<Tensor<"float32">> {
-    return await this.#run("encode", x, this.#check(x, this.cfg.d_in, "encode()"));
+    const { rows, lead } = this.#rows(x, this.cfg.d_in, "encode()");
+    const z = await this.#run("encode", rows, rows.shape[0]);
+    return { ...z, shape: [...lead, this.cfg.d_sae] };
   }
 
-  /** Feature activations of inputs `[n, d_in]` as one (indices, values) pair per row. */
-  async encodeSparse(x: Tensor<"float32">): Promise<SparseActivations[]> {
-    return toSparse(await this.encode(x));
+  /**
+   * Feature activations of inputs `[..., d_in]` as one (indices, values) pair per row, rows in
+   * row-major order of the leading dimensions (`[batch, pos]` gives batch 0's positions first);
+   * within a row, features in ascending id order, or by decreasing activation with
+   * `{ order: "activation" }`.
+   */
+  async encodeSparse(
+    x: Tensor<"float32">,
+    { order = "index" }: { order?: "index" | "activation" } = {},
+  ): Promise<SparseActivations[]> {
+    const z = await this.encode(x);
+    const sparse = toSparse({ ...z, shape: [z.data.length / this.cfg.d_sae, this.cfg.d_sae] });
+    return order === "index" ? sparse : sparse.map(byActivation);
   }
 
-  /** Outputs `[n, d_out]` from dense activations `[n, d_sae]` or sparse rows. */
+  /**
+   * Outputs `[..., d_out]` from dense activations `[..., d_sae]` (leading dimensions kept) or
+   * sparse rows (`[rows, d_out]`).
+   */
   async decode(z: Tensor<"float32"> | readonly SparseActivations[]): Promise<Tensor<"float32">> {
     const dense = Array.isArray(z)
       ? toDense(z as SparseActivations[], this.cfg.d_sae)
       : z as Tensor<"float32">;
-    return await this.#run("decode", dense, this.#check(dense, this.cfg.d_sae, "decode()"));
+    const { rows, lead } = this.#rows(dense, this.cfg.d_sae, "decode()");
+    const y = await this.#run("decode", rows, rows.shape[0]);
+    return { ...y, shape: [...lead, this.cfg.d_out] };
   }
 
   /** Splices this transcoder into a model in place of its layer's MLP. */
   asReplacement(): MlpReplacementProvider {
     return transcoderReplacement(this);
   }
+}
+
+/** A sparse row with its features ordered by decreasing activation (ties: ascending id). */
+function byActivation({ indices, values }: SparseActivations): SparseActivations {
+  const order = [...indices.keys()].sort((a, b) =>
+    values[b] - values[a] || indices[a] - indices[b]
+  );
+  return {
+    indices: Int32Array.from(order, (i) => indices[i]),
+    values: Float32Array.from(order, (i) => values[i]),
+  };
 }
 
 /**

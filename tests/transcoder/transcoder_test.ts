@@ -68,15 +68,36 @@ Deno.test("encode, encodeSparse and decode equal a float64 host computation", as
   assert.equal(tc.layer, 0);
 });
 
+Deno.test("encode, encodeSparse and decode keep the leading dimensions of [..., d_in]", async () => {
+  const tc = randomTranscoder(0, 1);
+  const x = randn([2, 3, 16], new Rng(5)); // [batch, pos, d_in], as a cache returns it
+  const flat = { ...x, shape: [6, 16] };
+  const z = await tc.encode(x);
+  assert.deepEqual(z.shape, [2, 3, 48]);
+  assert.deepEqual(z.data, (await tc.encode(flat)).data);
+  assert.deepEqual((await tc.encode({ ...x, shape: [16], data: x.data.slice(0, 16) })).shape, [48]);
+  const y = await tc.decode(z);
+  assert.deepEqual(y.shape, [2, 3, 16]);
+  // Sparse rows come in row-major order of [batch, pos]; ids ascend, or values descend.
+  const byId = await tc.encodeSparse(x),
+    byValue = await tc.encodeSparse(x, { order: "activation" });
+  assert.equal(byId.length, 6);
+  for (const [r, row] of byValue.entries()) {
+    assert.deepEqual([...row.indices].sort((a, b) => a - b), [...byId[r].indices]);
+    for (let i = 1; i < row.values.length; i++) assert.ok(row.values[i - 1] >= row.values[i]);
+    for (const [i, f] of row.indices.entries()) assert.equal(row.values[i], z.data[r * 48 + f]);
+  }
+});
+
 Deno.test("encode and decode reject wrong shapes; sparse ids must be within d_sae", async () => {
   const tc = randomTranscoder(0, 1);
   await assert.rejects(
     tc.encode(randn([2, 15], new Rng(0))),
-    /encode\(\): expected a float32 \[n, 16\] tensor, got float32 \[2, 15\]/,
+    /encode\(\): expected a float32 \[\.\.\., 16\] tensor, got float32 \[2, 15\]/,
   );
   await assert.rejects(
     tc.decode(randn([2, 16], new Rng(0))),
-    /decode\(\): expected a float32 \[n, 48\] tensor, got float32 \[2, 16\]/,
+    /decode\(\): expected a float32 \[\.\.\., 48\] tensor, got float32 \[2, 16\]/,
   );
   assert.throws(
     () => toDense([{ indices: Int32Array.of(30000), values: Float32Array.of(1) }], 24576),
