@@ -96,6 +96,18 @@ export interface FeatureVectorStringOptions {
   showFull?: boolean;
   showContrib?: boolean;
   showLastToken?: boolean;
+  /**
+   * The prompt's token strings (`model.toStrTokens(prompt)`): the token at each node's position
+   * is printed after it, `mlp0tc[942]@26 " to"`.
+   */
+  tokens?: readonly string[];
+}
+
+/** ` " to"`: the token string at position t (negative counts from the end), or "". */
+function tokenSuffix(tokens: readonly string[] | undefined, t: number): string {
+  if (!tokens) return "";
+  const s = tokens[t < 0 ? t + tokens.length : t];
+  return s === undefined ? "" : ` ${JSON.stringify(s)}`;
 }
 
 /**
@@ -110,9 +122,10 @@ export interface FeatureVectorStringOptions {
  */
 export function featureVectorString(
   fv: FeatureVector,
-  { showFull = true, showContrib = true, showLastToken = true }: FeatureVectorStringOptions = {},
+  { showFull = true, showContrib = true, showLastToken = true, tokens }:
+    FeatureVectorStringOptions = {},
 ): string {
-  const token = showLastToken ? `@${fv.token}` : "";
+  const token = showLastToken ? `@${fv.token}${tokenSuffix(tokens, fv.token)}` : "";
   let s: string;
   const path = fv.componentPath;
   if (path.length > 0) {
@@ -140,14 +153,21 @@ export function featureVectorString(
  * ];
  * pathString(path); // "mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85"
  * assert.equal(pathString(path, { showContrib: false }), "mlp8tc[89]@-1 <- mlp0tc[8829]@9");
+ * // With the prompt's token strings, each node names its token:
+ * const tokens = Array.from({ length: 10 }, (_, i) => (i === 9 ? "M" : " x"));
+ * pathString(path, { tokens }); // 'mlp8tc[89]@-1 "M": 7.6 <- mlp0tc[8829]@9 "M": 0.85'
  * ```
  */
 export function pathString(
   path: readonly FeatureVector[],
-  { showContrib = true, showLastToken = true } = {},
+  { showContrib = true, showLastToken = true, tokens }: Omit<
+    FeatureVectorStringOptions,
+    "showFull"
+  > = {},
 ): string {
-  return path.map((fv) => featureVectorString(fv, { showFull: false, showContrib, showLastToken }))
-    .join(" <- ");
+  return path.map((fv) =>
+    featureVectorString(fv, { showFull: false, showContrib, showLastToken, tokens })
+  ).join(" <- ");
 }
 
 /**

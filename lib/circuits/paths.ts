@@ -17,7 +17,12 @@
 import { checkFeatureIndex, type Transcoder } from "../transcoder/transcoder.ts";
 import { topContribs } from "./attribution.ts";
 import type { CircuitContext } from "./context.ts";
-import type { Component, FeatureVector, Sublayer } from "./feature_vector.ts";
+import {
+  type Component,
+  type FeatureVector,
+  featureVectorString,
+  type Sublayer,
+} from "./feature_vector.ts";
 import type { FeatureFilter } from "./filters.ts";
 
 /**
@@ -184,6 +189,11 @@ export interface GreedyOptions {
   /** No capping (default false: capped at the last transcoder feature's contribution). */
   rawAttribution?: boolean;
   filter?: FeatureFilter;
+  /**
+   * Told when the search cannot find anything (the root feature does not fire at its position,
+   * so every contribution is 0); default `console.warn`.
+   */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -209,8 +219,14 @@ export interface GreedyOptions {
 export function greedyTopPaths(
   ctx: CircuitContext,
   fv: FeatureVector,
-  { numIters = 2, numBranches = 5, ignoreBos = true, rawAttribution = false, filter }:
-    GreedyOptions = {},
+  {
+    numIters = 2,
+    numBranches = 5,
+    ignoreBos = true,
+    rawAttribution = false,
+    filter,
+    warn = console.warn,
+  }: GreedyOptions = {},
 ): FeatureVector[][][] {
   if (!Number.isInteger(numIters) || numIters < 1) {
     throw new RangeError(`numIters must be a positive integer, got ${numIters}`);
@@ -219,6 +235,14 @@ export function greedyTopPaths(
     throw new RangeError(`numBranches must be a positive integer, got ${numBranches}`);
   }
   const root = rootFeatureVector(ctx, fv);
+  if (root.contrib === 0 && root.componentPath.at(-1)?.featureType === "tc") {
+    const t = ctx.pos(root.token);
+    warn(
+      `greedyTopPaths: ${
+        featureVectorString(root, { showContrib: false })
+      } does not fire at position ${t} (activation 0), so every path contributes 0; start from a position where it fires (ctx.featureActs(${root.layer}, t))`,
+    );
+  }
   let current: FeatureVector[][] = [[root]];
   const all: FeatureVector[][][] = [];
   for (let it = 0; it < numIters; it++) {

@@ -213,11 +213,13 @@ export function showTopFeatures(
  *   showPaths([[root, a], [root, b]], { limit: 1 }).text,
  *   "Path [0]: mlp8tc[89]@-1: 7.6 <- mlp0tc[8829]@9: 0.85\n… 1 more path",
  * );
+ * const tokens = [..." abcdefgh", "M"]; // the prompt's token strings name each node's token
+ * showPaths([[root, a]], { tokens }).text; // 'Path [0]: mlp8tc[89]@-1 "M": 7.6 <- mlp0tc[8829]@9 "M": 0.85'
  * ```
  */
 export function showPaths(
   paths: readonly FeatureVector[][] | readonly FeatureVector[][][],
-  opts: { title?: string; limit?: number } = {},
+  opts: { title?: string; limit?: number; tokens?: readonly string[] } = {},
 ): Displayable {
   return pathsTable(paths, opts);
 }

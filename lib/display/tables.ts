@@ -410,8 +410,8 @@ export function numberedPaths(
   return out;
 }
 
-function nodeChipHtml(fv: FeatureVector, root: boolean): string {
-  const id = featureVectorString(fv, { showFull: false, showContrib: false });
+function nodeChipHtml(fv: FeatureVector, root: boolean, tokens?: readonly string[]): string {
+  const id = featureVectorString(fv, { showFull: false, showContrib: false, tokens });
   const c = fv.contrib === undefined
     ? ""
     : `<span style="color:${fv.contrib < 0 ? "#c0392b" : "#1f5fa8"};margin-left:3px">${
@@ -441,17 +441,24 @@ function nodeChipHtml(fv: FeatureVector, root: boolean): string {
  */
 export function pathsTable(
   paths: readonly unknown[],
-  { title, limit }: { title?: string; limit?: number } = {},
+  { title, limit, tokens }: {
+    title?: string;
+    limit?: number;
+    /** The prompt's token strings, printed after each node's position. */
+    tokens?: readonly string[];
+  } = {},
 ): Displayable {
   let items = numberedPaths(paths);
   const total = items.length;
   if (limit !== undefined) items = items.slice(0, limit);
   const rest = total - items.length;
   const more = rest > 0 ? `… ${rest} more path${rest === 1 ? "" : "s"}` : "";
-  const lines = items.map(({ label, path }) => `Path ${label}: ${pathString(path)}`);
+  const lines = items.map(({ label, path }) => `Path ${label}: ${pathString(path, { tokens })}`);
   const rows = items.map(({ label, path }) => [
     label,
-    path.map((fv, i) => nodeChipHtml(fv, i === 0)).join(` <span style="color:#888">&larr;</span> `),
+    path.map((fv, i) => nodeChipHtml(fv, i === 0, tokens)).join(
+      ` <span style="color:#888">&larr;</span> `,
+    ),
   ]);
   const head = title ?? `${total} path${total === 1 ? "" : "s"}`;
   const html = htmlTable(["path", "nodes (contribution)"], rows, {

@@ -307,3 +307,28 @@ Deno.test("greedyTopPaths stops at layer-0 resid_pre nodes, as the reference's g
   }
   assert.ok(extendedBefore > 0, "some path ends at a layer-0 head (the case the rule is about)");
 });
+
+Deno.test("a search from a feature that does not fire warns; paths can name their tokens", async () => {
+  const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
+  const model = modelFromStateDict(cfg, randomStateDict(cfg, 3, 0.3));
+  const tcs = [0, 1].map((l) =>
+    Transcoder.random(mlpTranscoderConfig(l, { d_in: 16, d_sae: 24 }), l)
+  );
+  const ctx = await CircuitContext.create(model, tcs, [3, 8, 1, 40, 22, 9]);
+  const z = ctx.featureActs(1, -1);
+  const dead = z.indexOf(0), live = z.indexOf(Math.max(...z));
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  greedyTopPaths(ctx, transcoderFeatureVector(tcs[1], live), { warn });
+  assert.deepEqual(warnings, []);
+  greedyTopPaths(ctx, transcoderFeatureVector(tcs[1], dead), { warn });
+  assert.deepEqual(warnings, [
+    `greedyTopPaths: mlp1tc[${dead}]@-1 does not fire at position 5 (activation 0), so every path contributes 0; start from a position where it fires (ctx.featureActs(1, t))`,
+  ]);
+  const tokens = ["<|endoftext|>", " a", " b", " c", " d", " e"];
+  const [[path]] = greedyTopPaths(ctx, transcoderFeatureVector(tcs[1], live), { warn });
+  const s = pathString(path, { tokens, showContrib: false });
+  assert.match(s, new RegExp(`^mlp1tc\\[${live}\\]@-1 " e" <- \\S+@(\\d) "`));
+  const t = Number(/ <- \S+@(\d)/.exec(s)![1]);
+  assert.ok(s.endsWith(`@${t} ${JSON.stringify(tokens[t])}`), s);
+});

@@ -22,7 +22,7 @@ const expected: Expectation[] = [
     /CE clean [\d.]+, all replaced [\d.]+, zero-ablated [\d.]+ nats; CE score [-\d.]+; KL [\d.]+/,
     "the evaluation",
   ],
-  [/Path \[0\]\[0\]: mlp\d+tc\[\d+\]@-1: [\d.e+-]+ <- /, "greedy paths"],
+  [/Path \[0\]\[0\]: mlp\d+tc\[\d+\]@-1 "[^"]*": [\d.e+-]+ <- \S+@\d+ "/, "greedy paths"],
   [/\d+ paths avoid the layer-0 transcoder; \d+ end in an embedding/, "path filters"],
   [/tc_error/, "error nodes"],
   [/attribution [-\d.]+, measured [-\d.]+ \(relative error/, "attribution checks"],
