@@ -29,7 +29,19 @@ import {
   transcoderFeatureVector,
   transcoderStepSpec,
 } from "../mod.ts";
-import { describeBlas, fmt, medianSeconds, printTable, runTorchReference } from "./bench_util.ts";
+import {
+  cpuInfo,
+  describeBlas,
+  findTorchPython,
+  fmt,
+  medianSeconds,
+  openblasCoreTypes,
+  peakGflops,
+  printTable,
+  referenceEnv,
+  runTorchReference,
+  tuneOpenBlas,
+} from "./bench_util.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The sections of the benchmark, in the order they run. */
@@ -79,6 +91,10 @@ interface Bench {
   threads: number;
   torch: boolean;
   runtime: Runtime;
+  /** The environment of the PyTorch references: the fastest OpenBLAS kernel found. */
+  torchEnv: Record<string, string>;
+  /** The machine's peak float32 GFLOP/s. */
+  peak: number;
 }
 
 /** Runs `deno task bench` with these arguments; returns the exit status. */
@@ -105,6 +121,8 @@ const N = 2048;
 async function bench(values: OptionValues<typeof BENCH_COMMAND.options>): Promise<void> {
   const sections = parseSections(values.only);
   const threads = values.threads ?? navigator.hardwareConcurrency;
+  const cpu = cpuInfo();
+  const peak = peakGflops({ cores: threads, flags: cpu.flags, mhz: cpu.mhz });
   const ctx: Bench = {
     repeats: values.repeats,
     b: values.batch,
@@ -112,13 +130,43 @@ async function bench(values: OptionValues<typeof BENCH_COMMAND.options>): Promis
     threads,
     torch: !values["no-torch"],
     runtime: new Runtime({ threads }),
+    torchEnv: referenceEnv(),
+    peak: peak.gflops,
   };
   console.log(`# transcoder-circuits benchmark (${new Date().toISOString().slice(0, 10)})`);
   console.log(
     `CPU: ${navigator.hardwareConcurrency} cores; onnxruntime-node CPU provider, ${threads} threads; median of ${ctx.repeats} runs\n`,
   );
+  console.log(`CPU: ${cpu.model}; peak ${fmt(peak.gflops)} GFLOP/s float32 = ${peak.formula}`);
   const ceiling = await matmulCeiling(ctx);
-  console.log(`Ceiling: one [${N}, ${N}] x [${N}, ${N}] matmul: ${fmt(ceiling)} GFLOP/s (ours)\n`);
+  console.log(
+    `Ceiling: one [${N}, ${N}] x [${N}, ${N}] matmul: ${fmt(ceiling)} GFLOP/s (ours, ${
+      fmt(100 * ceiling / peak.gflops, 2)
+    }% of peak)\n`,
+  );
+  if (ctx.torch && findTorchPython()) {
+    // The reference must run on the fastest kernel the CPU supports, or the ratios mean nothing.
+    const tuned = await tuneOpenBlas(ref("./reference/blas_matmul.py"), {
+      threads,
+      n: N,
+      candidates: openblasCoreTypes(cpu.flags),
+    });
+    ctx.torchEnv = tuned.env;
+    console.log("## PyTorch's BLAS kernel (OPENBLAS_CORETYPE), fastest kept\n");
+    printTable(
+      ["OPENBLAS_CORETYPE", `PyTorch [${N}]^3 matmul GFLOP/s`, "% of peak"],
+      tuned.trials.map((t) => [
+        (t.coreType || "(OpenBLAS's own detection)") + (t === tuned.best ? "  <- kept" : ""),
+        t.error ? `failed: ${t.error.slice(0, 60)}` : fmt(t.gflops),
+        fmt(100 * t.gflops / peak.gflops, 2),
+      ]),
+    );
+    console.log(
+      `\nOurs (onnxruntime): ${fmt(ceiling)} GFLOP/s; PyTorch on ${
+        tuned.best.coreType || "its own detection"
+      }: ${fmt(tuned.best.gflops)} GFLOP/s\n`,
+    );
+  }
   if (sections.has("forward")) await benchForward(ctx, ceiling);
   if (sections.has("train")) await benchTrain(ctx);
   if (sections.has("circuits")) await benchCircuits(ctx);
@@ -200,7 +248,7 @@ async function benchForward(ctx: Bench, ceiling: number) {
         d_vocab: cfg.d_vocab,
         n_ctx: cfg.n_ctx,
       },
-    });
+    }, ctx.torchEnv);
   }
   const torchSeconds = typeof torch === "string"
     ? [NaN, NaN, NaN]
@@ -211,27 +259,29 @@ async function benchForward(ctx: Bench, ceiling: number) {
   );
   const tokens = b * p;
   printTable(
-    ["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s"],
+    ["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s", "% of peak"],
     work.map(([name, , flops], i) => [
       name,
       fmt(tokens / ours[i]),
       fmt(tokens / torchSeconds[i]),
       `${fmt(torchSeconds[i] / ours[i], 2)}x`,
       fmt(flops * tokens / ours[i] / 1e9),
+      fmt(100 * flops * tokens / ours[i] / 1e9 / ctx.peak, 2),
     ]),
   );
   console.log();
-  printTable(["ceiling: one large matmul", "ours GFLOP/s", "PyTorch GFLOP/s"], [[
+  printTable(["ceiling: one large matmul", "ours GFLOP/s", "PyTorch GFLOP/s", "peak GFLOP/s"], [[
     `[${N}, ${N}] x [${N}, ${N}]`,
     fmt(ceiling),
     fmt(typeof torch === "string" ? NaN : torch.matmul_gflops as number),
+    fmt(ctx.peak),
   ]]);
   console.log();
   if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
   else {console.log(
       `PyTorch ${torch.torch}, ${torch.threads} threads, BLAS: ${
         describeBlas(torch.blas as string[])
-      }`,
+      }, OPENBLAS_CORETYPE=${ctx.torchEnv.OPENBLAS_CORETYPE ?? "(unset)"}`,
     );}
   console.log(
     `Memory: ${fmt(weightBytes / 1e6)} MB of weights; RSS ${
@@ -315,7 +365,7 @@ async function benchTrain(ctx: Bench) {
         },
         batch: lmBatch,
       },
-    });
+    }, ctx.torchEnv);
   }
   const t = typeof torch === "string"
     ? { transcoder_step_s: NaN, lm_step_s: NaN }
@@ -324,19 +374,21 @@ async function benchTrain(ctx: Bench) {
   // the gathered capacity.
   const tcFlops = 2 * tc.batch * tc.d_in * tc.d_sae * (6 + (3 * ghostCapacity) / tc.d_sae);
   console.log(`## Training steps\n`);
-  printTable(["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s"], [
+  printTable(["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s", "% of peak"], [
     [
       `transcoder step, d_in ${tc.d_in}, d_sae ${tc.d_sae}, batch ${tc.batch} (ghost grads, 10% dead)`,
       fmt(tc.batch / tcSeconds),
       fmt(tc.batch / t.transcoder_step_s),
       `${fmt(t.transcoder_step_s / tcSeconds, 2)}x`,
       fmt(tcFlops / tcSeconds / 1e9),
+      fmt(100 * tcFlops / tcSeconds / 1e9 / ctx.peak, 2),
     ],
     [
       `tiny LM step (4 layers, d_model 96, batch ${lmBatch} x ${lmCfg.n_ctx})`,
       fmt(lmBatch * lmCfg.n_ctx / lmSeconds),
       fmt(lmBatch * lmCfg.n_ctx / t.lm_step_s),
       `${fmt(t.lm_step_s / lmSeconds, 2)}x`,
+      "-",
       "-",
     ],
   ]);
