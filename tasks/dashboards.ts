@@ -29,7 +29,7 @@ import {
 } from "../mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
-import { renderDashboardReport } from "./dashboards_html.ts";
+import { type FeatureIndexRow, renderDashboardReport } from "./dashboards_html.ts";
 
 /** The command line of `deno task dashboards`. */
 export const DASHBOARDS_COMMAND = {
@@ -69,7 +69,7 @@ export const DASHBOARDS_COMMAND = {
       default: "live:20",
       arg: "spec",
       help:
-        "features to show: a comma list (3,17,42), live:K (the first K live features, log10 frequency > -4), or top:K (the K most frequent)",
+        "features to show: a comma list (3,17,42), live:K (a sample of K live features, log10 frequency > -4: evenly spaced through the live ones in index order, so always the same K), or top:K (the K most frequent)",
     },
     out: { type: "string", arg: "file", help: "the HTML report (default reports/layer-L.html)" },
     stats: {
@@ -158,11 +158,44 @@ function parseFeatures(spec: string, dSae: number): FeatureChoice {
   return { ids: parseIntList("features", spec, 0, dSae - 1) };
 }
 
+/** The features to show: the ids given, a sample of the live ones, or the most frequent. */
 function pickFeatures(choice: FeatureChoice, stats: LayerFeatureStats): number[] {
   if ("ids" in choice) return choice.ids;
-  return Array.from(
-    choice.pick === "live" ? stats.liveFeatures().slice(0, choice.k) : stats.mostFrequent(choice.k),
-  );
+  if (choice.pick === "top") return Array.from(stats.mostFrequent(choice.k));
+  return evenSample(stats.liveFeatures(), choice.k);
+}
+
+/**
+ * `k` items evenly spaced through `items` (all of them when there are at most `k`).
+ *
+ * @example
+ * ```ts
+ * import { evenSample } from "./dashboards.ts";
+ * evenSample([10, 11, 12, 13, 14, 15, 16, 17], 3); // [10, 12, 15]
+ * ```
+ */
+export function evenSample(items: ArrayLike<number>, k: number): number[] {
+  const n = items.length;
+  if (n <= k) return Array.from(items);
+  return Array.from({ length: k }, (_, i) => items[Math.floor((i * n) / k)]);
+}
+
+/** One row of the report's index per feature: frequency, max and its top example's token. */
+function featureIndex(stats: LayerFeatureStats): FeatureIndexRow[] {
+  return Array.from({ length: stats.dSae }, (_, feature) => {
+    const [top] = stats.topExamples(feature, 1);
+    let topToken: string | undefined;
+    if (top && stats.tokenRows) {
+      const c = stats.context(top, 0);
+      topToken = c.strings[c.focus];
+    }
+    return {
+      feature,
+      frequency: stats.frequency(feature),
+      max: stats.maxActivation(feature),
+      topToken,
+    };
+  });
 }
 
 /** The transcoder whose statistics are wanted: its layer, width and fingerprint. */
@@ -349,6 +382,7 @@ async function dashboards(values: DashboardsValues): Promise<void> {
     droppedActivations: stats.droppedActivations,
     corpus: stats.corpus,
     notes: [`model ${values.model}, transcoder ${found.path}`, statsNote],
+    index: featureIndex(stats),
   }, cards);
   await Deno.mkdir(dirname(out), { recursive: true });
   await writeFileAtomic(out, new TextEncoder().encode(html));

@@ -23,6 +23,38 @@ export interface ReportInfo {
   corpus?: Record<string, unknown>;
   /** Free-form lines (model and transcoder paths, timings). */
   notes?: string[];
+  /** One row per feature of the layer, for the report's index. */
+  index?: FeatureIndexRow[];
+}
+
+/** A feature in the report's index. */
+export interface FeatureIndexRow {
+  feature: number;
+  frequency: number;
+  max: number;
+  /** The token of its strongest example, when the statistics kept their token rows. */
+  topToken?: string;
+}
+
+/**
+ * The index of every feature: frequency, max activation and top token, sorted by feature id;
+ * features that have a dashboard in the report link to it. Features that never fired are listed
+ * together on one line.
+ */
+function indexSection(rows: FeatureIndexRow[], shown: ReadonlySet<number>): string {
+  const fired = rows.filter((r) => r.frequency > 0);
+  const dead = rows.filter((r) => r.frequency === 0).map((r) => r.feature);
+  const body = fired.map((r) => {
+    const id = shown.has(r.feature)
+      ? `<a href="#feature-${r.feature}">${r.feature}</a>`
+      : String(r.feature);
+    return `<tr><td class="num">${id}</td><td class="num">${pct(r.frequency)}</td><td class="num">${
+      num(r.max, 4)
+    }</td><td class="tok">${r.topToken === undefined ? "-" : tokenText(r.topToken)}</td></tr>`;
+  }).join("");
+  return `<details id="index"><summary>Index of all ${rows.length} features (${fired.length} fired, ${dead.length} never fired)</summary>
+<table class="tt index"><thead><tr><th>feature</th><th>frequency</th><th>max</th><th>top token</th></tr></thead><tbody>${body}</tbody></table>
+${dead.length ? `<p class="muted">Never fired: ${dead.join(", ")}</p>` : ""}</details>`;
 }
 
 /** Escapes text for HTML content and attribute values. */
@@ -208,6 +240,7 @@ export function renderDashboardReport(info: ReportInfo, dashboards: FeatureDashb
 ${overflow}${(info.notes ?? []).map((n) => `<p class="muted">${escapeHtml(n)}</p>`).join("")}
 <p class="muted">Token colour: orange intensity proportional to the activation (relative to the feature's max); the example's token is bold; hover a token for its value.</p>
 <nav>Features: ${nav}</nav>
+${info.index ? indexSection(info.index, new Set(dashboards.map((d) => d.feature))) : ""}
 ${dashboards.map(featureSection).join("\n")}
 </body></html>
 `;

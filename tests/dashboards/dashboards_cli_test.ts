@@ -93,6 +93,23 @@ Deno.test("deno task dashboards writes a self-contained report, and shards merge
     const stats = await loadFeatureStats(statsPath);
     assert.equal(stats.tokens, 768);
     assert.equal(stats.layer, 1);
+    // live:3 is a sample spread over the live features; the index lists every feature.
+    const live = [...stats.liveFeatures()];
+    assert.deepEqual(sections, [0, 1, 2].map((i) => live[Math.floor((i * live.length) / 3)]));
+    const index = /<details id="index">[\s\S]*?<\/details>/.exec(html)![0];
+    const fired = [...index.matchAll(/<tr><td class="num">(?:<a href="#feature-(\d+)">)?(\d+)/g)];
+    const firing = Array.from({ length: stats.dSae }, (_, i) => i).filter((i) =>
+      stats.frequency(i) > 0
+    );
+    assert.deepEqual(fired.map((m) => Number(m[2])), firing);
+    assert.deepEqual(
+      fired.filter((m) => m[1]).map((m) => Number(m[1])),
+      [...sections].sort((a, b) => a - b),
+    );
+    assert.match(
+      index,
+      new RegExp(`Index of all ${stats.dSae} features \\(${firing.length} fired`),
+    );
 
     // Reuse: the saved statistics are loaded, not recomputed.
     const again = await run([
