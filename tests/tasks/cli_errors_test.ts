@@ -14,6 +14,7 @@ import { main as bench } from "../../tasks/bench.ts";
 import { main as dashboards } from "../../tasks/dashboards.ts";
 import { main as demo } from "../../tasks/demo.ts";
 import { main as evaluate } from "../../tasks/eval.ts";
+import { main as fuzz } from "../../tasks/fuzz.ts";
 import { main as setup } from "../../tasks/setup.ts";
 import { main as trainModel } from "../../tasks/train_model.ts";
 import { main as trainTranscoder } from "../../tasks/train_transcoder.ts";
@@ -29,6 +30,7 @@ const TASKS: Record<string, Main> = {
   "train-model": trainModel,
   "train-transcoder": trainTranscoder,
   eval: evaluate,
+  fuzz,
 };
 
 interface Run {
@@ -105,6 +107,7 @@ Deno.test("every task refuses an unknown flag, with the nearest known one", asyn
     "train-model": ["--epoch", "--epochs"],
     "train-transcoder": ["--layr", "--layer"],
     eval: ["--modle", "--model"],
+    fuzz: ["--input", "--inputs"],
   };
   for (const [name, main] of Object.entries(TASKS)) {
     assertUserError(await run(main, ["--no-such-flag"]), name, /unknown option --no-such-flag/);
