@@ -176,7 +176,10 @@ function ablateSlice(
  * res.loss; // the loss without head 0.3
  * ```
  */
-export function ablateHead(head: number, { mode = "zero" }: { mode?: AblationMode } = {}) {
+export function ablateHead(
+  head: number,
+  { mode = "zero" }: { mode?: AblationMode } = {},
+): HookFunction {
   return (v: Tensor<"float32">, { name }: HookContext): Tensor<"float32"> => {
     const { head: axis } = axes(name);
     if (axis === undefined) {
@@ -202,7 +205,10 @@ export function ablateHead(head: number, { mode = "zero" }: { mode?: AblationMod
  * });
  * ```
  */
-export function ablatePosition(pos: number, { mode = "zero" }: { mode?: AblationMode } = {}) {
+export function ablatePosition(
+  pos: number,
+  { mode = "zero" }: { mode?: AblationMode } = {},
+): HookFunction {
   return (v: Tensor<"float32">, { name }: HookContext): Tensor<"float32"> =>
     ablateSlice(v, axes(name).pos, pos, { mode, what: "position", acrossAxis: true });
 }
@@ -230,7 +236,10 @@ export function ablatePosition(pos: number, { mode = "zero" }: { mode?: Ablation
  * assert.ok(acts.data.every((x, i) => i % 2048 !== 1477 || x === 0)); // feature 1477 is off
  * ```
  */
-export function ablateFeature(feature: number, { mode = "zero" }: { mode?: AblationMode } = {}) {
+export function ablateFeature(
+  feature: number,
+  { mode = "zero" }: { mode?: AblationMode } = {},
+): HookFunction {
   return (v: Tensor<"float32">, { name }: HookContext): Tensor<"float32"> => {
     if (!name.endsWith("transcoder.hook_acts")) {
       throw new RangeError(`ablateFeature needs a transcoder.hook_acts hook, not "${name}"`);
