@@ -4,6 +4,7 @@
  */
 import { deflateSync } from "fflate";
 import { crc32 } from "../../lib/formats/zip.ts";
+import { concat } from "../fuzz/byte_mutators.ts";
 
 /** One entry to write. Fields left out get their true values. */
 export interface RawEntry {
@@ -67,10 +68,7 @@ export function localFile(e: RawEntry): Uint8Array {
     [name.length, 2],
     [0, 2],
   ], [name]);
-  const out = new Uint8Array(head.length + stored.length);
-  out.set(head);
-  out.set(stored, head.length);
-  return out;
+  return concat(head, stored);
 }
 
 /**
@@ -146,12 +144,5 @@ export function buildZip(entries: RawEntry[], { zip64End = false } = {}): Uint8A
     [zip64End ? 0xffffffff : offset, 4],
     [0, 2],
   ]));
-  const all = [...parts, ...central, ...tail];
-  const out = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
-  let p = 0;
-  for (const part of all) {
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
+  return concat(...parts, ...central, ...tail);
 }

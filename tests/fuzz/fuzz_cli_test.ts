@@ -4,38 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { format } from "node:util";
+import { runCaptured, sandboxPermissions } from "../helpers/captured.ts";
 import { main } from "../../tasks/fuzz.ts";
 
-/** Runs `main` with console.log and console.error captured (as lines). */
-async function run(
-  args: string[],
-): Promise<{ status: number; stdout: string[]; stderr: string[] }> {
-  const stdout: string[] = [], stderr: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => stdout.push(...format(...a).split("\n"));
-  console.error = (...a: unknown[]) => stderr.push(...format(...a).split("\n"));
-  try {
-    return { status: await main(args), stdout, stderr };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+/** Runs the fuzz task in-process, its output captured. */
+const run = (args: string[]) => runCaptured(main, args);
 
 const out = await Deno.makeTempDir({ prefix: "fuzz-cli-" });
 
 Deno.test({
   name: "deno task fuzz: --help, user mistakes, and a tiny campaign's table and summary",
-  permissions: {
-    read: true,
-    write: [out],
-    run: false,
-    net: false,
-    env: false,
-    ffi: true,
-    sys: false,
-  },
+  permissions: sandboxPermissions(out),
   async fn() {
     try {
       const help = await run(["--help"]);

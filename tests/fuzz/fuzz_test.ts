@@ -10,6 +10,7 @@
  * reproducer.
  */
 import assert from "node:assert/strict";
+import { sandboxPermissions } from "../helpers/captured.ts";
 import { failureKind, type TargetReport } from "./campaign.ts";
 import { runGuarded } from "./guarded_campaign.ts";
 import { TARGETS } from "./targets.ts";
@@ -40,15 +41,7 @@ for (const target of TARGETS) {
   Deno.test({
     name:
       `fuzz ${target.name}: ${inputs} mutants of valid files are parsed or refused, within budget, without side effects`,
-    permissions: {
-      read: true,
-      write: [scratch],
-      run: false,
-      net: false,
-      env: false,
-      ffi: true,
-      sys: false,
-    },
+    permissions: sandboxPermissions(scratch),
     async fn() {
       try {
         // Stop at the first hang: its worker would spin on for the rest of the test run.

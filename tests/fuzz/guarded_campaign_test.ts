@@ -4,6 +4,7 @@
  * worker, and failures come back with their reproducers.
  */
 import assert from "node:assert/strict";
+import { sandboxPermissions } from "../helpers/captured.ts";
 import type { Failure } from "./campaign.ts";
 import { runGuarded } from "./guarded_campaign.ts";
 import { OUTCOMES } from "./outcome.ts";
@@ -13,15 +14,7 @@ const scratch = await Deno.makeTempDir({ prefix: "fuzz-stub-" });
 
 Deno.test({
   name: "the harness tells every outcome apart, minimises, and survives a loader that hangs",
-  permissions: {
-    read: true,
-    write: [scratch],
-    run: false,
-    net: false,
-    env: false,
-    ffi: true,
-    sys: false,
-  },
+  permissions: sandboxPermissions(scratch),
   async fn() {
     try {
       const failures: { f: Failure; bytes: number[]; minimised: boolean }[] = [];

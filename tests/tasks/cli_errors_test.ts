@@ -6,9 +6,9 @@
  * `error: ` line on stderr and no stack trace, before any long work.
  */
 import assert from "node:assert/strict";
+import { type CapturedRun, runCaptured } from "../helpers/captured.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { format } from "node:util";
 import { downloadsDir } from "../../lib/weights/locations.ts";
 import { main as bench } from "../../tasks/bench.ts";
 import { main as dashboards } from "../../tasks/dashboards.ts";
@@ -33,25 +33,8 @@ const TASKS: Record<string, Main> = {
   fuzz,
 };
 
-interface Run {
-  status: number;
-  stdout: string[];
-  stderr: string[];
-}
-
-/** Runs a task's `main` with console.log and console.error captured (as lines). */
-async function run(main: Main, args: readonly string[]): Promise<Run> {
-  const stdout: string[] = [], stderr: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => stdout.push(...format(...a).split("\n"));
-  console.error = (...a: unknown[]) => stderr.push(...format(...a).split("\n"));
-  try {
-    return { status: await main(args), stdout, stderr };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+type Run = CapturedRun;
+const run = runCaptured;
 
 /** Status 2, one `error: ` line on stderr (matching `message`), no stack trace. */
 function assertUserError(r: Run, what: string, message?: RegExp): void {

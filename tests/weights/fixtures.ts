@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { serializeSafetensors } from "../../lib/formats/safetensors.ts";
+import { buildZip } from "../formats/zip_bytes.ts";
 
 /** Deterministic pseudo-random bytes (xorshift32). */
 export function randomBytes(n: number, seed = 1): Uint8Array {
@@ -39,82 +40,16 @@ export function safetensorsFixture(seed = 7): Uint8Array {
   }, { metadata: { format: "pt" } });
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** A zip archive with stored (uncompressed) entries. */
-export function storedZip(entries: Record<string, Uint8Array>): Uint8Array {
-  const enc = new TextEncoder();
-  const locals: Uint8Array[] = [];
-  const centrals: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(entries)) {
-    const nameBytes = enc.encode(name);
-    const crc = crc32(data);
-    const local = new Uint8Array(30 + nameBytes.length);
-    const lv = new DataView(local.buffer);
-    lv.setUint32(0, 0x04034b50, true);
-    lv.setUint16(4, 20, true); // version needed
-    lv.setUint16(12, 0x21, true); // date 1980-01-01
-    lv.setUint32(14, crc, true);
-    lv.setUint32(18, data.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, nameBytes.length, true);
-    local.set(nameBytes, 30);
-    const central = new Uint8Array(46 + nameBytes.length);
-    const cv = new DataView(central.buffer);
-    cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true); // version made by
-    cv.setUint16(6, 20, true); // version needed
-    cv.setUint16(14, 0x21, true);
-    cv.setUint32(16, crc, true);
-    cv.setUint32(20, data.length, true);
-    cv.setUint32(24, data.length, true);
-    cv.setUint16(28, nameBytes.length, true);
-    cv.setUint32(42, offset, true);
-    central.set(nameBytes, 46);
-    locals.push(local, data);
-    centrals.push(central);
-    offset += local.length + data.length;
-  }
-  const cdSize = centrals.reduce((s, c) => s + c.length, 0);
-  const end = new Uint8Array(22);
-  const ev = new DataView(end.buffer);
-  ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, centrals.length, true);
-  ev.setUint16(10, centrals.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, offset, true);
-  const parts = [...locals, ...centrals, end];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A `.pt`-like zip (torch.save layout) of about 1 MB. */
 export function ptZipFixture(seed = 11): Uint8Array {
-  return storedZip({
-    "archive/data.pkl": new TextEncoder().encode("\x80\x02}q\x00(X\x05\x00\x00\x00W_encq\x01u."),
-    "archive/data/0": randomBytes(1 << 20, seed),
-    "archive/version": new TextEncoder().encode("3\n"),
-  });
+  return buildZip([
+    {
+      name: "archive/data.pkl",
+      data: new TextEncoder().encode("\x80\x02}q\x00(X\x05\x00\x00\x00W_encq\x01u."),
+    },
+    { name: "archive/data/0", data: randomBytes(1 << 20, seed) },
+    { name: "archive/version", data: new TextEncoder().encode("3\n") },
+  ]);
 }
 
 /** How a route misbehaves. */
