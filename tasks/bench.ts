@@ -8,27 +8,21 @@ import { fileURLToPath } from "node:url";
 import {
   CircuitContext,
   computeFeatureStats,
-  deadFeatureFeeds,
-  featureScores,
-  GPT2_SMALL,
-  gpt2Config,
-  Graph,
   greedyTopPaths,
-  initialLmParams,
-  initialState,
-  initialTranscoderParams,
-  lmStepSpec,
-  mlpTranscoderConfig,
-  modelFromStateDict,
-  randn,
-  randomStateDict,
-  Rng,
-  Runtime,
-  Trainer,
   Transcoder,
   transcoderFeatureVector,
-  transcoderStepSpec,
 } from "../mod.ts";
+import { featureScores } from "../lib/dashboards/mod.ts";
+import { Graph, Runtime } from "../lib/graph/mod.ts";
+import { GPT2_SMALL, gpt2Config, modelFromStateDict, randomStateDict } from "../lib/model/mod.ts";
+import { randn, Rng } from "../lib/tensor/mod.ts";
+import { initialLmParams, initialState, lmStepSpec, Trainer } from "../lib/train/mod.ts";
+import {
+  deadFeatureFeeds,
+  initialTranscoderParams,
+  mlpTranscoderConfig,
+  transcoderStepSpec,
+} from "../lib/transcoder/mod.ts";
 import {
   cpuInfo,
   describeBlas,

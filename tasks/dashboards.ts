@@ -9,24 +9,26 @@
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import {
-  BOS_TOKEN_ID,
-  buildFeatureDashboards,
   computeFeatureStats,
-  type CorpusInfo,
   type HookedModel,
+  loadModel,
+  type Tensor,
+  type Transcoder,
+} from "../mod.ts";
+import {
+  buildFeatureDashboards,
+  type CorpusInfo,
   type LayerFeatureStats,
   loadFeatureStats,
-  loadModel,
-  loadTranscoderSet,
   mergeAllFeatureStats,
-  resolveModelDir,
   saveFeatureStats,
-  sliceRows,
-  type Tensor,
   tensorFingerprint,
-  type Transcoder,
-  writeFileAtomic,
-} from "../mod.ts";
+} from "../lib/dashboards/mod.ts";
+import { writeFileAtomic } from "../lib/formats/mod.ts";
+import { sliceRows } from "../lib/tensor/mod.ts";
+import { BOS_TOKEN_ID } from "../lib/tokenizer/mod.ts";
+import { loadTranscoderSet } from "../lib/transcoder/mod.ts";
+import { resolveModelDir } from "../lib/weights/mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 import { type FeatureIndexRow, renderDashboardReport } from "./dashboards_html.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DashboardExample, FeatureDashboard, TokenValue } from "../mod.ts";
+import type { DashboardExample, FeatureDashboard, TokenValue } from "../lib/dashboards/mod.ts";
 
 /** What the report's header says about the layer and the statistics. */
 export interface ReportInfo {

@@ -7,18 +7,11 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import {
-  embeddedWeightsDir,
-  gpt2Config,
-  type HookedModel,
-  loadPretrained,
-  modelFromStateDict,
-  type Provider,
-  PROVIDERS,
-  randomStateDict,
-  topk,
-  type Transcoder,
-} from "../mod.ts";
+import { type HookedModel, loadPretrained, type Transcoder } from "../mod.ts";
+import { type Provider, PROVIDERS } from "../lib/graph/mod.ts";
+import { gpt2Config, modelFromStateDict, randomStateDict } from "../lib/model/mod.ts";
+import { topk } from "../lib/tensor/mod.ts";
+import { embeddedWeightsDir } from "../lib/weights/mod.ts";
 import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
 /** The command line of `deno task demo`. */

@@ -6,14 +6,11 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  evaluateTranscoders,
-  loadModel,
-  loadTranscoderSet,
-  resolveModelDir,
-  sliceRows,
-  writeSafetensors,
-} from "../mod.ts";
+import { evaluateTranscoders, loadModel } from "../mod.ts";
+import { writeSafetensors } from "../lib/formats/mod.ts";
+import { sliceRows } from "../lib/tensor/mod.ts";
+import { loadTranscoderSet } from "../lib/transcoder/mod.ts";
+import { resolveModelDir } from "../lib/weights/mod.ts";
 import { fmt, printTable } from "./bench_util.ts";
 import { loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";

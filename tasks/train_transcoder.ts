@@ -6,14 +6,10 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  loadModel,
-  NonFiniteLossError,
-  Progress,
-  resolveModelDir,
-  saveTranscoderFolder,
-  trainTranscoder,
-} from "../mod.ts";
+import { loadModel } from "../mod.ts";
+import { NonFiniteLossError, Progress } from "../lib/train/mod.ts";
+import { saveTranscoderFolder, trainTranscoder } from "../lib/transcoder/mod.ts";
+import { resolveModelDir } from "../lib/weights/mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseScheduleOption } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 

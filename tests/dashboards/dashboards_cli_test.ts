@@ -5,16 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  exportHfFolder,
-  gpt2Config,
-  initialLmParams,
-  loadFeatureStats,
-  randn,
-  Rng,
-  saveTranscoderFolder,
-  Transcoder,
-} from "../../mod.ts";
+import { Transcoder } from "../../mod.ts";
+import { loadFeatureStats } from "../../lib/dashboards/mod.ts";
+import { gpt2Config } from "../../lib/model/mod.ts";
+import { randn, Rng } from "../../lib/tensor/mod.ts";
+import { exportHfFolder, initialLmParams } from "../../lib/train/mod.ts";
+import { saveTranscoderFolder } from "../../lib/transcoder/mod.ts";
 
 const TASK = new URL("../../tasks/dashboards.ts", import.meta.url).pathname;
 const ROOT = new URL("../..", import.meta.url).pathname;

@@ -4,7 +4,8 @@
  * and example contexts.
  */
 import assert from "node:assert/strict";
-import { exampleContext, featureColumns, featureScores, relativeError } from "../../mod.ts";
+import { exampleContext, featureColumns, featureScores } from "../../lib/dashboards/mod.ts";
+import { relativeError } from "../../lib/tensor/mod.ts";
 import { cfg, D_SAE, denseActs, model, randomRows, transcoders } from "./fixture.ts";
 
 const rows = randomRows(5, 12, 3);

@@ -4,19 +4,17 @@
  * input-independent and input-dependent pullbacks, and the corpus mean input-times-gradient.
  */
 import assert from "node:assert/strict";
+import { CircuitContext, featureDeembedding, vectorPullback } from "../../mod.ts";
 import {
-  CircuitContext,
   deembedVector,
-  featureDeembedding,
   featureInputAnalysis,
   featureLogitEffects,
   featureOvNorms,
   featurePullback,
   inputDependentPullback,
   meanIxG,
-  relativeError,
-  vectorPullback,
-} from "../../mod.ts";
+} from "../../lib/dashboards/mod.ts";
+import { relativeError } from "../../lib/tensor/mod.ts";
 import { cfg, D_SAE, denseActs, model, randomRows, transcoders } from "./fixture.ts";
 
 const { d_model: d, d_vocab: V, n_heads: H, d_head: dh } = cfg;

@@ -13,7 +13,8 @@ const path = fileURLToPath(
   new URL(`./kernel_display.${crypto.randomUUID()}.tmp.ipynb`, import.meta.url),
 );
 const cells = [
-  `import { displayable, print, show } from "../../mod.ts";
+  `import { print, show } from "../../mod.ts";
+import { displayable } from "../../lib/display/mod.ts";
 const t0 = performance.now();
 await show(displayable("<b>7.52</b>", "7.52"));
 const t1 = performance.now();

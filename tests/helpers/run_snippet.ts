@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { runSnippet } from "./run_snippet.ts";
- * const r = await runSnippet('import { full } from "./mod.ts"; console.log(full([2], 3).data[1]);');
+ * const r = await runSnippet('import { full } from "./lib/tensor/mod.ts"; console.log(full([2], 3).data[1]);');
  * r.stdout; // "3\n"
  * ```
  *
