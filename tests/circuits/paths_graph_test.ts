@@ -183,13 +183,18 @@ Deno.test("paths merge into a graph with summed edges, node totals, error nodes 
   assert.deepEqual(top.map((t) => [t.id, t.contrib]), [["mlp0tc[6]@3", 1.5], ["embed0@2", 0.25]]);
 });
 
-Deno.test("on a model: error nodes balance each node, logit directions and greedy search behave", async () => {
+/** A 2-layer random model with a random transcoder per layer, on a 6-token prompt. */
+async function smallCircuit() {
   const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
   const model = modelFromStateDict(cfg, randomStateDict(cfg, 3, 0.3));
   const tcs = [0, 1].map((l) =>
     Transcoder.random(mlpTranscoderConfig(l, { d_in: 16, d_sae: 24 }), l)
   );
-  const ctx = await CircuitContext.create(model, tcs, [3, 8, 1, 40, 22, 9]);
+  return { model, tcs, ctx: await CircuitContext.create(model, tcs, [3, 8, 1, 40, 22, 9]) };
+}
+
+Deno.test("on a model: error nodes balance each node, logit directions and greedy search behave", async () => {
+  const { model, tcs, ctx } = await smallCircuit();
   const z = ctx.featureActs(1, -1);
   const f = z.indexOf(Math.max(...z));
   const paths = greedyTopPaths(ctx, transcoderFeatureVector(tcs[1], f), {
@@ -309,12 +314,7 @@ Deno.test("greedyTopPaths stops at layer-0 resid_pre nodes, as the reference's g
 });
 
 Deno.test("a search from a feature that does not fire warns; paths can name their tokens", async () => {
-  const cfg = gpt2Config({ n_layers: 2, d_model: 16, n_heads: 4, n_ctx: 12, d_vocab: 50 });
-  const model = modelFromStateDict(cfg, randomStateDict(cfg, 3, 0.3));
-  const tcs = [0, 1].map((l) =>
-    Transcoder.random(mlpTranscoderConfig(l, { d_in: 16, d_sae: 24 }), l)
-  );
-  const ctx = await CircuitContext.create(model, tcs, [3, 8, 1, 40, 22, 9]);
+  const { tcs, ctx } = await smallCircuit();
   const z = ctx.featureActs(1, -1);
   const dead = z.indexOf(0), live = z.indexOf(Math.max(...z));
   const warnings: string[] = [];
