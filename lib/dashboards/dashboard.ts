@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { featureColumns } from "./feature_scores.ts";
@@ -20,7 +21,6 @@ import type {
 } from "./feature_stats.ts";
 import { type Deembedding, featureInputAnalysis, type HeadRef } from "./deembeddings.ts";
 import { featureLogitEffects, type LogitEffects } from "./logit_effects.ts";
-import { checkFeature } from "./probe_graph.ts";
 
 /** An example with its context: tokens `[start, end)` of its row and the activations there. */
 export interface DashboardExample extends FeatureExample {
@@ -120,7 +120,7 @@ export async function buildFeatureDashboards(
   if (!stats.tokenRows) {
     throw new RangeError("dashboards need feature stats that keep their token rows");
   }
-  for (const f of features) checkFeature(f, stats.dSae);
+  for (const f of features) checkFeatureIndex(f, stats.dSae);
   const picked = features.map((f) => ({
     feature: f,
     top: stats.topExamples(f, topExamples),

@@ -13,10 +13,10 @@
  *
  * @module
  */
+import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { FeatureVector } from "../circuits/feature_vector.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
-import { checkFeature } from "./probe_graph.ts";
 import { rankTokens, type TokenValue } from "./ranking.ts";
 
 /** A de-embedding: all values `[d_vocab]` and the top and bottom k tokens. */
@@ -60,7 +60,7 @@ function checkHead(model: HookedModel, { layer, head }: HeadRef): void {
  * ```
  */
 export function encoderColumn(tc: Transcoder, feature: number): Float64Array {
-  checkFeature(feature, tc.cfg.d_sae);
+  checkFeatureIndex(feature, tc.cfg.d_sae);
   const { d_in: d, d_sae: S } = tc.cfg;
   const W = tc.W_enc.data, out = new Float64Array(d);
   for (let k = 0; k < d; k++) out[k] = W[k * S + feature];

@@ -16,13 +16,13 @@
  *
  * @module
  */
+import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import { tokenStrings } from "../tokenizer/gpt2_tokenizer.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { Progress } from "../train/progress.ts";
 import {
-  checkFeature,
   checkRows,
   checkTranscoder,
   encoderFeeds,
@@ -78,7 +78,7 @@ export async function featureColumns(
   checkRows(model, rows);
   checkBatch(batchSize);
   if (features.length === 0) throw new RangeError("featureColumns needs at least one feature");
-  for (const f of features) checkFeature(f, tc.cfg.d_sae);
+  for (const f of features) checkFeatureIndex(f, tc.cfg.d_sae);
   const [n, p] = rows.shape, F = features.length;
   const out = new Float32Array(n * p * F);
   const feeds = {
@@ -131,7 +131,7 @@ export async function featureScores(
 ): Promise<Tensor<"float32">> {
   const { kind = "activation", vector, batchSize = 8, quiet = true } = options;
   checkTranscoder(model, tc);
-  checkFeature(feature, tc.cfg.d_sae);
+  checkFeatureIndex(feature, tc.cfg.d_sae);
   checkRows(model, rows);
   checkBatch(batchSize);
   if (!["activation", "pre", "decoder"].includes(kind)) {

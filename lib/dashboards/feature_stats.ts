@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
@@ -47,7 +48,6 @@ import {
 import { type ExampleContext, exampleContext } from "./feature_scores.ts";
 import { tensorFingerprint } from "./fingerprint.ts";
 import {
-  checkFeature,
   checkRows,
   checkTranscoder,
   encoderFeeds,
@@ -332,7 +332,7 @@ export class LayerFeatureStats implements FeatureStatsData {
   }
 
   #check(feature: number): void {
-    checkFeature(feature, this.config.dSae);
+    checkFeatureIndex(feature, this.config.dSae);
   }
 
   /**

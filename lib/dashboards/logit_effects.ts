@@ -5,9 +5,9 @@
  *
  * @module
  */
+import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
-import { checkFeature } from "./probe_graph.ts";
 import { rankTokens, type TokenValue, type ValueHistogram, valueHistogram } from "./ranking.ts";
 
 /** The direct logit effects of a feature. */
@@ -77,7 +77,7 @@ export function featureLogitEffects(
   feature: number,
   { k = 7, bins = 50 }: { k?: number; bins?: number } = {},
 ): LogitEffects {
-  checkFeature(feature, tc.cfg.d_sae);
+  checkFeatureIndex(feature, tc.cfg.d_sae);
   const d = tc.cfg.d_out;
   if (d !== model.cfg.d_model) {
     throw new RangeError(

@@ -18,7 +18,6 @@ import type { HookedModel } from "../model/hooked_model.ts";
 import { toTokenBatch } from "../model/tokens.ts";
 import { shapeStr, type Tensor } from "../tensor/tensor.ts";
 import {
-  checkFeatureIndex,
   type Transcoder,
   transcoderEncode,
   type TranscoderParam,
@@ -256,16 +255,3 @@ export function checkTranscoder(model: HookedModel, tc: Transcoder): void {
     );
   }
 }
-
-/**
- * Throws `RangeError: feature 30000 out of range for d_sae 24576` for a bad feature index.
- *
- * @example
- * ```ts
- * import { checkFeature } from "./probe_graph.ts";
- * import assert from "node:assert/strict";
- * checkFeature(89, 24576); // fine
- * assert.throws(() => checkFeature(30000, 24576), /feature 30000 out of range for d_sae 24576/);
- * ```
- */
-export const checkFeature: (feature: number, dSae: number) => void = checkFeatureIndex;

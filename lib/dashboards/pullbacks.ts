@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import { transcoderIxG } from "../circuits/attribution.ts";
 import type { CircuitContext } from "../circuits/context.ts";
 import type { Value } from "../graph/ir.ts";
@@ -22,7 +23,6 @@ import type { Transcoder } from "../transcoder/transcoder.ts";
 import { Progress } from "../train/progress.ts";
 import { encoderColumn } from "./deembeddings.ts";
 import {
-  checkFeature,
   checkRows,
   checkTranscoder,
   encoderFeeds,
@@ -225,7 +225,7 @@ export async function meanIxG(
   checkTranscoder(model, upstream);
   checkTranscoder(model, downstream);
   checkOrder(upstream, downstream);
-  checkFeature(feature, downstream.cfg.d_sae);
+  checkFeatureIndex(feature, downstream.cfg.d_sae);
   checkRows(model, rows);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);

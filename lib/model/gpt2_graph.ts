@@ -10,7 +10,6 @@ import type { Graph } from "../graph/builder.ts";
 import type { Value } from "../graph/ir.ts";
 import type { HookPoints } from "../graph/hooks.ts";
 import type { GPT2Config } from "./config.ts";
-import { expectedShapes } from "./weights.ts";
 
 /**
  * Declares weight inputs on first use.
@@ -20,10 +19,11 @@ import { expectedShapes } from "./weights.ts";
  * import assert from "node:assert/strict";
  * import { Graph } from "../graph/builder.ts";
  * import { gpt2Config } from "./config.ts";
- * import { gpt2ParamShapes, WeightInputs } from "./gpt2_graph.ts";
+ * import { WeightInputs } from "./gpt2_graph.ts";
+ * import { expectedShapes } from "./weights.ts";
  * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
  * const g = new Graph();
- * const w = new WeightInputs(g, gpt2ParamShapes(cfg, true));
+ * const w = new WeightInputs(g, expectedShapes(cfg, true));
  * const WE = w.get("embed.W_E"); // declares graph input "embed.W_E" [10, 8]
  * WE.shape; // [10, 8]
  * assert.equal(w.get("embed.W_E"), WE); // declared once
@@ -102,24 +102,6 @@ export interface Gpt2GraphOptions {
   stopAtLayer?: number;
   /** Per-layer MLP replacements. */
   mlpReplacements?: ReadonlyMap<number, MlpReplacement>;
-}
-
-/**
- * Shapes of every parameter the graph may declare (LayerNorm weights only when not folded).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { gpt2Config } from "./config.ts";
- * import { gpt2ParamShapes } from "./gpt2_graph.ts";
- * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
- * gpt2ParamShapes(cfg, true).get("blocks.0.attn.W_O"); // [2, 4, 8]
- * assert.equal(gpt2ParamShapes(cfg, true).size, 22);
- * assert.equal(gpt2ParamShapes(cfg, false).has("blocks.0.ln1.w"), false); // folded away
- * ```
- */
-export function gpt2ParamShapes(cfg: GPT2Config, withLn: boolean): Map<string, number[]> {
-  return expectedShapes(cfg, withLn);
 }
 
 /**
@@ -224,13 +206,14 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
  * import { Runtime } from "../graph/session.ts";
  * import { tensor } from "../tensor/tensor.ts";
  * import { gpt2Config } from "./config.ts";
- * import { gpt2Forward, gpt2ParamShapes, WeightInputs } from "./gpt2_graph.ts";
+ * import { gpt2Forward, WeightInputs } from "./gpt2_graph.ts";
+ * import { expectedShapes } from "./weights.ts";
  * import { randomStateDict } from "./random_weights.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
  * const g = new Graph();
  * const tokens = g.input("tokens", "int32", [1, 3]);
  * const hooks = new HookPoints(g, ["blocks.0.hook_mlp_out"]); // read one hook
- * const weights = new WeightInputs(g, gpt2ParamShapes(cfg, true));
+ * const weights = new WeightInputs(g, expectedShapes(cfg, true));
  * const { logits } = gpt2Forward(g, cfg, { tokens, hooks, weights });
  * g.output("logits", logits!());
  * const sd = randomStateDict(cfg, 0);
@@ -244,7 +227,7 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
  * const early = gpt2Forward(g2, cfg, {
  *   tokens: g2.input("tokens", "int32", [1, 3]),
  *   hooks: new HookPoints(g2),
- *   weights: new WeightInputs(g2, gpt2ParamShapes(cfg, true)),
+ *   weights: new WeightInputs(g2, expectedShapes(cfg, true)),
  *   stopAtLayer: 1,
  * });
  * assert.deepEqual(early.resid.shape, [1, 3, 8]);
