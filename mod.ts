@@ -38,7 +38,12 @@
 // Models: load, run with caches and hook functions.
 export { loadModel } from "./lib/model/load.ts";
 export { loadPretrained, type Pretrained } from "./lib/weights/pretrained.ts";
-export type { ForwardRequest, ForwardResult, HookedModel, Patches } from "./lib/model/hooked_model.ts";
+export type {
+  ForwardRequest,
+  ForwardResult,
+  HookedModel,
+  Patches,
+} from "./lib/model/hooked_model.ts";
 export type { ActivationCache } from "./lib/model/activation_cache.ts";
 export { actName } from "./lib/model/hook_names.ts";
 export {
