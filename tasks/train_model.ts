@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Tensor } from "../mod.ts";
+import type { Tensor } from "../mod.ts";
 import { type GPT2Config, gpt2Config } from "../lib/model/mod.ts";
 import { Rng } from "../lib/tensor/mod.ts";
 import { checkCompatible, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
