@@ -33,21 +33,18 @@ export async function readInputFile(
   error: (message: string) => Error,
   { notFound }: InputFileOptions = {},
 ): Promise<Uint8Array> {
-  let isDirectory = false;
+  const isDirectory = () => error(`${path} is a directory, expected a file`);
   try {
-    isDirectory = (await Deno.stat(path)).isDirectory;
-    if (!isDirectory) return await Deno.readFile(path);
+    if ((await Deno.stat(path)).isDirectory) throw isDirectory();
+    return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw error(notFound ?? `${path}: file not found`);
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw error(`${path} is a directory, expected a file`);
-    }
+    if (e instanceof Deno.errors.IsADirectory) throw isDirectory();
     if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
       throw error(`${path}: cannot read it (${(e as Error).message})`);
     }
     throw e;
   }
-  throw error(`${path} is a directory, expected a file`);
 }
 
 /**

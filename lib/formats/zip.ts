@@ -51,13 +51,11 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
 
 /** One file of an archive, as its central-directory record describes it. */
 interface ZipEntry {
-  name: string;
   /** 0 stored, 8 deflated. */
   method: number;
   crc32: number;
   compressedSize: number;
   size: number;
-  localOffset: number;
   /** Where the entry's data starts (after its local header). */
   dataStart: number;
 }
@@ -330,12 +328,10 @@ export function openZip(
       );
     }
     entries.set(name, {
-      name,
       method,
       crc32: crc,
       compressedSize,
       size,
-      localOffset,
       dataStart,
     });
     ranges.push({ start: localOffset, end: dataStart + compressedSize, name });
