@@ -11,6 +11,8 @@
  * @module
  */
 
+import { type KernelBroadcast, OutputFlusher } from "./_iopub_flush.ts";
+
 /**
  * The symbol Deno's Jupyter kernel looks for (`Deno.jupyter.$display`).
  *
@@ -159,7 +161,7 @@ function escapeText(s: string): string {
 }
 
 /** The part of `Deno.jupyter` used here (present only inside the kernel). */
-export interface DenoJupyter {
+export interface DenoJupyter extends KernelBroadcast {
   /** Emits a display message; `raw: true` sends a MIME bundle as given. */
   display(obj: unknown, options?: { raw?: boolean }): Promise<void>;
 }
@@ -184,7 +186,9 @@ export function jupyterKernel(): DenoJupyter | undefined {
   } catch {
     return undefined;
   }
-  return j && typeof j.display === "function" ? j as DenoJupyter : undefined;
+  return j && typeof j.display === "function" && typeof j.broadcast === "function"
+    ? j as DenoJupyter
+    : undefined;
 }
 
 /**
@@ -240,8 +244,8 @@ export interface ShowOptions {
  * (ANSI-coloured on a colour terminal when the displayable has such a rendering). Values
  * without a display method are printed with `console.log` (or `print`).
  *
- * Resolves once the output is emitted: await it in a notebook cell, so that the output is sent
- * before the cell finishes (headless runners keep only what arrives before then).
+ * In the kernel it resolves once the output has been written to the notebook's client (see
+ * `flushOutputs`): await it in a cell, so that headless runners (nbconvert) keep every output.
  *
  * @example
  * ```ts
@@ -254,8 +258,9 @@ export interface ShowOptions {
 export async function show(x: unknown, { print, plain = false }: ShowOptions = {}): Promise<void> {
   const kernel = jupyterKernel();
   if (kernel) {
-    if (isJupyterDisplayable(x)) await displayPaced(kernel, await x[JUPYTER_DISPLAY]());
-    else await paced(256, () => kernel.display(x));
+    const bundle = isJupyterDisplayable(x) ? await x[JUPYTER_DISPLAY]() : undefined;
+    await kernel.display(bundle ?? x, { raw: bundle !== undefined });
+    await flushOutputs(kernel, bundle === undefined ? 256 : JSON.stringify(bundle).length);
     return;
   }
   const out = print ?? ((t: string) => console.log(t));
@@ -270,12 +275,9 @@ export async function show(x: unknown, { print, plain = false }: ShowOptions = {
 }
 
 /**
- * Prints a line of text, like `console.log`, but inside the Jupyter kernel sends it as a display
- * message (`text/plain`, and `<pre>` HTML) that the kernel emits before the cell finishes.
- * Deno's kernel forwards `console.log` output asynchronously, so a cell's last lines can arrive
- * after the cell reports idle, and headless runners (nbconvert, nbclient) then drop them;
- * notebook cells whose printed results matter use `await print(...)`. Arguments are joined with
- * spaces; non-strings are formatted with `Deno.inspect`. Outside the kernel it is `console.log`.
+ * Prints a line of text with `console.log`; inside the Jupyter kernel it resolves once the line
+ * has been written to the notebook's client (`flushOutputs`), so that a headless runner keeps it.
+ * Arguments are joined with spaces; non-strings are formatted with `Deno.inspect`.
  *
  * @example
  * ```ts
@@ -284,39 +286,37 @@ export async function show(x: unknown, { print, plain = false }: ShowOptions = {
  * ```
  */
 export async function print(...parts: unknown[]): Promise<void> {
-  const kernel = jupyterKernel();
-  if (!kernel) {
-    console.log(...parts);
-    return;
-  }
   const text = parts.map((p) => (typeof p === "string" ? p : Deno.inspect(p))).join(" ");
-  await displayPaced(kernel, {
-    "text/plain": text,
-    "text/html": `<pre style="margin:0">${escapeText(text)}</pre>`,
-  });
+  console.log(text);
+  const kernel = jupyterKernel();
+  if (kernel) await flushOutputs(kernel, text.length);
 }
+
+let flusher: OutputFlusher | undefined;
 
 /**
- * Pacing of display messages in the kernel. Deno's kernel (2.9.6) publishes them on a ZeroMQ PUB
- * socket, and a headless client on a busy machine (nbconvert beside other work) sometimes never
- * receives some of them although every cell succeeds. Measured with both notebooks beside two CPU
- * hogs: 4 of 10 runs lost an output unpaced, 4 of 44 with this pacing (a PUB socket drops rather
- * than blocks when its subscriber lags, and the lost outputs were mostly large ones or the ones
- * right after them). So a message is not sent until the previous one has had time to leave:
- * `PACE_MS` plus its size at `PACE_BYTES_PER_MS` after it was sent, which costs nothing when a
- * cell computes between outputs (the walkthrough takes about 2 s longer in all).
+ * Waits until the kernel has written everything the cell emitted so far (displays and printed
+ * lines) to its clients. Deno's kernel (2.9.6) publishes a cell's outputs from a queue that it
+ * drains concurrently with the cell's end, so without this the last outputs of a cell can
+ * arrive after the cell is reported idle, and headless runners (nbconvert) drop them: see
+ * docs/notebooks.md. It watches the kernel's IOPub socket for a marker sent after the outputs;
+ * where that is impossible it waits `FALLBACK_MS` plus `bytes` at `FALLBACK_BYTES_PER_MS`.
+ * Call it at the end of a cell that printed with `console.log`; `show` and `print` call it.
+ * Resolves true when the watcher saw the outputs written, false after a timed wait.
+ *
+ * @example
+ * ```ts
+ * import { flushOutputs, jupyterKernel } from "./jupyter.ts";
+ * const kernel = jupyterKernel(); // undefined outside the kernel
+ * if (kernel) await flushOutputs(kernel);
+ * ```
  */
-const PACE_MS = 50, PACE_BYTES_PER_MS = 1000;
-let nextSendAt = 0;
-
-async function paced(bytes: number, send: () => Promise<void>): Promise<void> {
-  const wait = nextSendAt - performance.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  await send();
-  nextSendAt = performance.now() + PACE_MS + bytes / PACE_BYTES_PER_MS;
+export async function flushOutputs(kernel: DenoJupyter, bytes = 0): Promise<boolean> {
+  flusher ??= new OutputFlusher(kernel);
+  if (await flusher.flush()) return true;
+  await new Promise((r) => setTimeout(r, FALLBACK_MS + bytes / FALLBACK_BYTES_PER_MS));
+  return false;
 }
 
-/** Sends a MIME bundle as it is, paced by its serialised size. */
-function displayPaced(kernel: DenoJupyter, bundle: MimeBundle): Promise<void> {
-  return paced(JSON.stringify(bundle).length, () => kernel.display(bundle, { raw: true }));
-}
+/** The timed wait where the IOPub watcher cannot be used. */
+const FALLBACK_MS = 100, FALLBACK_BYTES_PER_MS = 500;

@@ -7,32 +7,15 @@
  * from one; the logit-difference circuit's edges equal their interventions (relative error < 1e-3).
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { type Expectation, interventionErrors, runNotebookExpecting } from "./notebook_runner.ts";
+import { interventionErrors, runNotebookChecked } from "./notebook_runner.ts";
+import { NOTEBOOKS } from "./expectations.ts";
 
-const notebook = fileURLToPath(new URL("../../notebooks/case_studies.ipynb", import.meta.url));
-
-const expected: Expectation[] = [
-  [/layer 3: \d+ live features of 2048; 32768 validation tokens/, "the setup"],
-  [
-    /hypothesis 1: mlp3tc\[\d+\] fires on the current token when it is one of .*" to"/,
-    "hypothesis 1",
-  ],
-  [/mlp0tc\[\d+\]: pullback [-\d.]+, rank \d+ of 2048/, "the pullback ranks"],
-  [/test 1: .*mean activation [\d.]+ vs [\d.]+ \((\d+)x\)/, "test 1"],
-  [/mlp3tc\[\d+\]: (\d+)% of the first-level attribution comes from the current token/, "sources"],
-  [/hypothesis 2: mlp3tc\[\d+\] fires a few tokens after one of "\."/, "hypothesis 2"],
-  [/test 2: mean activation ([\d.]+)x higher ([1-4]) tokens after a sentence end/, "test 2"],
-  [/first-level sources: mlp0tc\[\d+\]@5: [\d.]+ \(" United"\)/, "the logit-difference sources"],
-  [/Path \[0\]\[0\]: mlp3@-1: /, "the logit-difference paths"],
-  [/tc_error/, "error nodes"],
-  [/attribution [-\d.]+, measured [-\d.]+ \(relative error/, "intervention checks"],
-];
+const { path, env, expected } = NOTEBOOKS.caseStudies;
 
 Deno.test({
   name: "the case-study notebook runs on the tiny model and its studies reach their findings",
   async fn() {
-    const { text } = await runNotebookExpecting(notebook, { TC_ROWS: "256" }, expected);
+    const { text } = await runNotebookChecked(path, env, expected);
     const ratio1 = Number(/test 1: .*\((\d+)x\)/.exec(text)![1]);
     assert.ok(ratio1 >= 10, `hypothesis 1 tokens carry only ${ratio1}x the mean activation`);
     const shares = [...text.matchAll(/(\d+)% of the first-level attribution comes from/g)]

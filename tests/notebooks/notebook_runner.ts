@@ -57,17 +57,6 @@ export function jupyterAvailable(): boolean {
   }
 }
 
-/**
- * A first cell that waits before the notebook's own: Deno's kernel (2.9.6) drops the outputs it
- * publishes before the client's IOPub subscription is in place, and on a loaded machine that takes
- * a while after start-up. Measured beside two CPU hogs on a two-cell notebook: 10 of 12 runs lost
- * outputs without this cell, 0 of 12 with it.
- */
-const WARM_UP_CELL = codeCell(
-  "await new Promise((r) => setTimeout(r, 1000)); // the test runner's: let IOPub connect",
-  "runner-warm-up",
-);
-
 /** An unexecuted code cell (nbformat 4.5). */
 export function codeCell(source: string, id: string): Record<string, unknown> {
   return { cell_type: "code", execution_count: null, id, metadata: {}, outputs: [], source };
@@ -87,9 +76,9 @@ export async function writeNotebook(path: string, sources: readonly string[]): P
 }
 
 /**
- * Executes a notebook in the real Deno kernel with nbconvert: a copy with `WARM_UP_CELL` first,
- * written beside it (so that the kernel starts in the notebook's folder and finds `deno.json`)
- * and removed afterwards; the results are the notebook's own cells.
+ * Executes a notebook in the real Deno kernel with the README's own command (`jupyter nbconvert
+ * --to notebook --execute --ExecutePreprocessor.kernel_name=deno`, the kernel started in the
+ * notebook's folder so that it finds `deno.json`), writing the executed copy to a temporary folder.
  */
 export async function runWithJupyter(
   path: string,
@@ -97,15 +86,10 @@ export async function runWithJupyter(
   timeoutSeconds = 900,
 ): Promise<NotebookRun> {
   const t0 = performance.now();
-  const source = JSON.parse(await Deno.readTextFile(path));
-  source.cells = [WARM_UP_CELL, ...source.cells];
-  const copy = join(dirname(resolve(path)), `.${crypto.randomUUID()}.tmp.ipynb`);
-  await Deno.writeTextFile(copy, JSON.stringify(source));
   const outDir = await Deno.makeTempDir();
   try {
-    return await execute(copy, outDir, env, timeoutSeconds, t0);
+    return await execute(path, outDir, env, timeoutSeconds, t0);
   } finally {
-    await Deno.remove(copy);
     await Deno.remove(outDir, { recursive: true });
   }
 }
@@ -142,7 +126,7 @@ async function execute(
   }
   const nb = JSON.parse(await Deno.readTextFile(join(outDir, "executed.ipynb")));
   const cells: string[] = [], errors: string[] = [], bundles: Record<string, string>[][] = [];
-  for (const c of (nb.cells as Cell[]).slice(1)) { // after the warm-up cell
+  for (const c of nb.cells as Cell[]) {
     if (c.cell_type !== "code") continue;
     let s = "";
     const cellBundles: Record<string, string>[] = [];
@@ -214,56 +198,64 @@ export async function runNotebook(
 /** A result a notebook must show, and what it is. */
 export type Expectation = [RegExp, string];
 
-/** The runs of a notebook that together showed every expected result. */
-export interface ExpectingRuns {
-  runs: NotebookRun[];
-  /** Every run's cells, joined. */
+/**
+ * The lines of a Deno-module run's cell (what `show` and `print` printed) that a kernel run of the
+ * same cell must also contain: every non-empty line, trimmed.
+ */
+function expectedLines(cell: string): string[] {
+  return cell.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/**
+ * The outputs a kernel run lost: for each cell, the lines the Deno-module run printed that the
+ * kernel run's outputs (text/plain, streams) lack. Both runs compute the same numbers (the same
+ * model, corpus and runtime), so any difference is a lost output.
+ */
+export function lostOutputs(kernel: NotebookRun, reference: NotebookRun): string[] {
+  const lost: string[] = [];
+  reference.cells.forEach((cell, i) => {
+    const got = kernel.cells[i] ?? "";
+    for (const line of expectedLines(cell)) {
+      if (!got.includes(line)) lost.push(`cell ${i}: ${line.slice(0, 120)}`);
+    }
+  });
+  return lost;
+}
+
+/** What `runNotebookChecked` found. */
+export interface CheckedRun {
+  run: NotebookRun;
+  /** Every cell's output, joined. */
   text: string;
 }
 
 /**
- * Runs a notebook (`runNotebook`) and checks its outputs for the expected results. Deno's kernel
- * (2.9.6) sometimes loses a cell's output messages on their way to the client on a loaded machine,
- * even with `show` and `print` pacing them (see lib/display/jupyter.ts: with both notebooks beside
- * two CPU hogs, 4 of 44 paced runs lost an output while every cell ran without error). So
- * a run whose cells all succeed but that lacks some results is repeated, up to `maxRuns` runs in
- * all; a result counts when any run showed it. Each rerun is reported on stderr. Throws at once on
- * a run with an error output, and after the last run if a result is still missing (with what the
- * last run printed).
+ * Runs a notebook once (`runNotebook`) and checks that it showed everything: no error output,
+ * every expected result, and in the kernel every line that the same notebook printed when run as
+ * one Deno module (`lostOutputs`), so that an output lost between kernel and client fails the
+ * test. There is no retry: a lost output is a failure (docs/notebooks.md).
  */
-export async function runNotebookExpecting(
+export async function runNotebookChecked(
   path: string,
   env: Record<string, string>,
   expected: readonly Expectation[],
-  maxRuns = 4,
-): Promise<ExpectingRuns> {
-  const runs: NotebookRun[] = [];
-  let missing = [...expected];
-  while (runs.length < maxRuns) {
-    const run = await runNotebook(path, env);
-    runs.push(run);
-    if (run.errors.length > 0) {
-      throw new Error(`${path} failed (${run.mode} run):\n${run.errors.join("\n")}`);
-    }
-    const all = run.cells.join("\n");
-    missing = missing.filter(([re]) => !re.test(all));
-    if (missing.length === 0) {
-      return { runs, text: runs.map((r) => r.cells.join("\n")).join("\n") };
-    }
-    console.error(
-      `note: run ${runs.length} of ${path} (${run.mode}, ${run.seconds.toFixed(0)} s) ran every ` +
-        `cell but its outputs lack ${missing.map(([, w]) => w).join(", ")}` +
-        (runs.length < maxRuns ? "; running it again" : ""),
+): Promise<CheckedRun> {
+  const run = await runNotebook(path, env);
+  if (run.errors.length > 0) {
+    throw new Error(`${path} failed (${run.mode} run):\n${run.errors.join("\n")}`);
+  }
+  const text = run.cells.join("\n");
+  const missing = expected.filter(([re]) => !re.test(text));
+  const lost = run.mode === "jupyter" ? lostOutputs(run, await runWithDeno(path, env)) : [];
+  if (missing.length > 0 || lost.length > 0) {
+    throw new Error(
+      `${path} (${run.mode} run, ${run.seconds.toFixed(0)} s) ran every cell but ` +
+        (missing.length > 0 ? `never showed ${missing.map(([, w]) => w).join(", ")}; ` : "") +
+        (lost.length > 0 ? `lost ${lost.length} output line(s):\n${lost.join("\n")}\n` : "") +
+        `it printed:\n${run.cells.map((c, i) => `[cell ${i}] ${c.slice(0, 400)}`).join("\n")}`,
     );
   }
-  const last = runs.at(-1)!;
-  throw new Error(
-    `${path}: ${runs.length} ${last.mode} run(s) never showed ${
-      missing.map(([, w]) => w).join(", ")
-    }; the last one printed:\n${
-      last.cells.map((c, i) => `[cell ${i}] ${c.slice(0, 400)}`).join("\n")
-    }`,
-  );
+  return { run, text };
 }
 
 /**

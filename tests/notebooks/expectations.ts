@@ -1,0 +1,61 @@
+/**
+ * What each notebook must show, and the environment its tests run it in: shared by the notebook
+ * tests and the headless soak run (soak.ts).
+ */
+import { fileURLToPath } from "node:url";
+import type { Expectation } from "./notebook_runner.ts";
+
+const walkthrough: Expectation[] = [
+  [/model tiny: 4 layers, d_model \d+, transcoders for layers 0, 1, 2, 3/, "the model summary"],
+  [/\d+ rows of 128 tokens/, "the corpus size"],
+  [/\d+ live features of \d+ \(log10 frequency > -4\)/, "the live-feature count"],
+  [/Firing frequency: [\d.]+%/, "the dashboard"],
+  [/Between [\d.]+ and [\d.]+: [\d.]+%/, "activation bands"],
+  [
+    /CE clean [\d.]+, all replaced [\d.]+, zero-ablated [\d.]+ nats; CE score [-\d.]+; KL [\d.]+/,
+    "the evaluation",
+  ],
+  [/Path \[0\]\[0\]: mlp\d+tc\[\d+\]@-1 "[^"]*": [\d.e+-]+ <- \S+@\d+ "/, "greedy paths"],
+  [/\d+ paths avoid the layer-0 transcoder; \d+ end in an embedding/, "path filters"],
+  [/tc_error/, "error nodes"],
+  [/attribution [-\d.]+, measured [-\d.]+ \(relative error/, "attribution checks"],
+  [/Most-positive de-embedding tokens/, "de-embeddings"],
+  [/Most-positive transcoder features/, "pullbacks"],
+  [/top-10 overlap of the pullback and the mean input-times-gradient \d+%/, "mean IxG"],
+];
+
+const caseStudies: Expectation[] = [
+  [/layer 3: \d+ live features of 2048; 32768 validation tokens/, "the setup"],
+  [
+    /hypothesis 1: mlp3tc\[\d+\] fires on the current token when it is one of .*" to"/,
+    "hypothesis 1",
+  ],
+  [/mlp0tc\[\d+\]: pullback [-\d.]+, rank \d+ of 2048/, "the pullback ranks"],
+  [/test 1: .*mean activation [\d.]+ vs [\d.]+ \((\d+)x\)/, "test 1"],
+  [/mlp3tc\[\d+\]: (\d+)% of the first-level attribution comes from the current token/, "sources"],
+  [/hypothesis 2: mlp3tc\[\d+\] fires a few tokens after one of "\."/, "hypothesis 2"],
+  [/test 2: mean activation ([\d.]+)x higher ([1-4]) tokens after a sentence end/, "test 2"],
+  [/first-level sources: mlp0tc\[\d+\]@5: [\d.]+ \(" United"\)/, "the logit-difference sources"],
+  [/Path \[0\]\[0\]: mlp3@-1: /, "the logit-difference paths"],
+  [/tc_error/, "error nodes"],
+  [/attribution [-\d.]+, measured [-\d.]+ \(relative error/, "intervention checks"],
+];
+
+/** A notebook, its test environment and its expected results. */
+export interface NotebookSpec {
+  path: string;
+  env: Record<string, string>;
+  expected: readonly Expectation[];
+}
+
+const at = (name: string) => fileURLToPath(new URL(`../../notebooks/${name}`, import.meta.url));
+
+/** The project's notebooks. */
+export const NOTEBOOKS: Record<"walkthrough" | "caseStudies", NotebookSpec> = {
+  walkthrough: {
+    path: at("walkthrough.ipynb"),
+    env: { TC_MODEL: "tiny", TC_ROWS: "128" },
+    expected: walkthrough,
+  },
+  caseStudies: { path: at("case_studies.ipynb"), env: { TC_ROWS: "256" }, expected: caseStudies },
+};
