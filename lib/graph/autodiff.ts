@@ -244,6 +244,11 @@ const rules: Record<string, Vjp> = {
     const count = axes.reduce((p, a) => p * x.shape[a], 1);
     return [g.mul(expandReduced(g, n, gy!), c(g, 1 / count))];
   },
+  ReduceLogSumExp: (g, n, [gy]) => {
+    // d/dx log(sum(exp(x))) = softmax(x) over the reduced axes.
+    const x = n.inputs[0], y = expandReduced(g, n, n.outputs[0]);
+    return [g.mul(expandReduced(g, n, gy!), g.exp(g.sub(x, y)))];
+  },
   ReduceMax: (g, n, [gy]) => {
     const x = n.inputs[0];
     const kept = keptShape(n);

@@ -412,6 +412,13 @@ export class Graph {
   reduceMax(x: Value, axes?: readonly number[], keepdims = false): Value {
     return this.#reduce("ReduceMax", x, axes, keepdims);
   }
+  /**
+   * `log(sum(exp(x)))` over axes (all axes when omitted), computed stably (the maximum is
+   * subtracted first): one pass over `x`, without materialising `exp(x)` or a log-softmax.
+   */
+  reduceLogSumExp(x: Value, axes?: readonly number[], keepdims = false): Value {
+    return this.#reduce("ReduceLogSumExp", x, axes, keepdims);
+  }
 
   // ---- indexing ---------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ const tensorAttrs: Record<string, string[]> = {
   ReduceSum: ["axes"],
   ReduceMean: ["axes"],
   ReduceMax: ["axes"],
+  ReduceLogSumExp: ["axes"],
   Unsqueeze: ["axes"],
   Squeeze: ["axes"],
   Expand: ["shape"],

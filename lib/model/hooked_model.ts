@@ -22,8 +22,15 @@ import {
 } from "../tokenizer/gpt2_tokenizer.ts";
 import { ActivationCache } from "./activation_cache.ts";
 import type { GPT2Config } from "./config.ts";
-import { gpt2Forward, type MlpReplacement, nextTokenLoss, WeightInputs } from "./gpt2_graph.ts";
+import { gpt2Forward, type MlpReplacement, WeightInputs } from "./gpt2_graph.ts";
 import { checkHookName, hookLayer, hookNames, UnknownHookError } from "./hook_names.ts";
+import {
+  expectedUnembedding,
+  klFrom,
+  nextTokenLosses,
+  passStats,
+  unembeddingChunks,
+} from "./next_token_stats.ts";
 import { type TokenBatch, type TokensLike, toTokenBatch } from "./tokens.ts";
 import { expectedShapes, type Processing, type StateDict, validateStateDict } from "./weights.ts";
 
@@ -101,9 +108,11 @@ export interface ForwardRequest {
   /**
    * Also run the model with these MLP replacements (instead of `mlpReplacements`) in the same
    * graph, and return its mean loss and the mean KL divergence from this pass's next-token
-   * distribution to its own (`compareLoss`, `kl`).
+   * distribution to its own (`compareLoss`, `kl`); a list runs one compared pass per entry
+   * (`comparisons`). Each compared pass costs its own forward pass and one unembedding with a
+   * streaming log-sum-exp (see next_token_stats.ts): no logits or log-softmax are materialised.
    */
-  compareWith?: MlpReplacements;
+  compareWith?: MlpReplacements | readonly MlpReplacements[];
   /** Extra computations on hook values (see `GraphExtension`). */
   extension?: GraphExtension;
 }
@@ -120,6 +129,8 @@ export interface ForwardResult {
   compareLoss?: number;
   /** With `compareWith`: mean over positions of KL(this pass || compared pass), in nats. */
   kl?: number;
+  /** With `compareWith`: per compared pass, in order, its mean loss and mean KL. */
+  comparisons?: { loss: number; kl: number }[];
   /** The outputs of `extension`, by the names it declared. */
   extra?: Record<string, Tensor>;
   cache: ActivationCache;
@@ -136,18 +147,44 @@ export interface RunWithCacheOptions {
   mlpReplacements?: MlpReplacements;
 }
 
+/** Which logits leave the graph (`ForwardRequest.logits`). */
+type LogitsMode = "all" | "last" | "at" | "none";
+/** Which loss leaves the graph (`ForwardRequest.loss`). */
+type LossMode = "mean" | "perToken" | "none";
+
+/** A validated request: everything that decides a compiled graph's structure and its feeds. */
+interface GraphSpec {
+  /** The token batch `[b, p]`. */
+  batch: TokenBatch;
+  names: readonly string[];
+  patches: ReadonlyMap<string, { mode: PatchMode; value: Tensor<"float32"> }>;
+  stop: number | undefined;
+  logits: LogitsMode;
+  loss: LossMode;
+  replacements: MlpReplacements;
+  /** The compared passes' replacements, in order. */
+  comparisons: readonly MlpReplacements[];
+  extension: GraphExtension | undefined;
+}
+
 interface Compiled {
   compiled: CompiledGraph;
   paramNames: string[];
-  /** Graph inputs of replacement parameters: which set (primary or compared), layer and name. */
-  providerParams: Map<string, { compare: boolean; layer: number; name: string }>;
+  /**
+   * Graph inputs of replacement parameters: which set (-1 the primary pass, k the k-th compared
+   * pass), layer and name.
+   */
+  providerParams: Map<string, { set: number; layer: number; name: string }>;
   /** Output names declared by the request's extension. */
   extensionOutputs: string[];
 }
 
 const GRAPH_LOSS = "loss:mean", GRAPH_LOSS_TOKENS = "loss:per_token", GRAPH_LOGITS = "logits";
 const GRAPH_LOGIT_POSITIONS = "logit_positions";
-const GRAPH_KL = "compare:kl", GRAPH_COMPARE_LOSS = "compare:loss";
+const compareKl = (k: number) => `compare:${k}:kl`,
+  compareLoss = (k: number) => `compare:${k}:loss`;
+const replacementsKey = (set: MlpReplacements) =>
+  [...set].map(([l, r]) => [l, r === "zero" ? "zero" : r.key]).sort();
 /** Extension inputs are prefixed so that they never clash with weights or patches. */
 const EXTENSION_PREFIX = "extension:";
 
@@ -357,6 +394,14 @@ export class HookedModel {
 
   /** The general forward pass behind `run`, `runWithCache` and `loss`. */
   async forward(tokens: TokensLike, req: ForwardRequest): Promise<ForwardResult> {
+    const spec = this.#graphSpec(tokens, req);
+    const entry = await this.#compiledFor(spec);
+    const out = await entry.compiled.run(this.#feeds(spec, entry, req));
+    return this.#unpack(spec, entry, out);
+  }
+
+  /** Validates a request and normalises its patches and comparisons. */
+  #graphSpec(tokens: TokensLike, req: ForwardRequest): GraphSpec {
     const batch = toTokenBatch(tokens, this.cfg.d_vocab, this.cfg.n_ctx);
     const [b, p] = batch.shape;
     const stop = req.stopAtLayer;
@@ -365,18 +410,25 @@ export class HookedModel {
     }
     const stopped = stop !== undefined && stop < this.cfg.n_layers;
     const logits = req.logits ?? "none", loss = req.loss ?? "none";
-    if (stopped && (logits !== "none" || loss !== "none" || req.compareWith)) {
+    const comparisons = req.compareWith === undefined
+      ? []
+      : req.compareWith instanceof Map
+      ? [req.compareWith as MlpReplacements]
+      : [...req.compareWith as readonly MlpReplacements[]];
+    if (stopped && (logits !== "none" || loss !== "none" || comparisons.length > 0)) {
       throw new RangeError(`stopAtLayer ${stop} < n_layers: no logits or loss are computed`);
     }
-    if (loss !== "none" && p < 2) {
+    if ((loss !== "none" || comparisons.length > 0) && p < 2) {
       throw new RangeError(`the loss needs at least 2 tokens per sequence, got ${p}`);
     }
     const replacements = req.mlpReplacements ?? new Map();
-    for (const l of [...replacements.keys(), ...(req.compareWith?.keys() ?? [])]) {
-      if (!Number.isInteger(l) || l < 0 || l >= this.cfg.n_layers) {
-        throw new RangeError(
-          `MLP replacement for layer ${l}, but the model has layers 0..${this.cfg.n_layers - 1}`,
-        );
+    for (const set of [replacements, ...comparisons]) {
+      for (const l of set.keys()) {
+        if (!Number.isInteger(l) || l < 0 || l >= this.cfg.n_layers) {
+          throw new RangeError(
+            `MLP replacement for layer ${l}, but the model has layers 0..${this.cfg.n_layers - 1}`,
+          );
+        }
       }
     }
     if (logits === "at") {
@@ -392,86 +444,90 @@ export class HookedModel {
         }
       }
     }
-    const names = [...new Set(req.names ?? [])];
-    const patches = new Map<string, { mode: PatchMode; value: Tensor<"float32"> }>();
-    for (const [name, patch] of Object.entries(req.patches ?? {})) {
-      const norm = "mode" in patch && "value" in patch
-        ? patch
-        : { mode: "replace" as const, value: patch as Tensor<"float32"> };
-      if (norm.mode !== "replace" && norm.mode !== "add") {
-        throw new RangeError(
-          `patch for "${name}" has mode "${norm.mode}", expected "replace" or "add"`,
-        );
-      }
-      if (norm.value.dtype !== "float32") {
-        throw new TypeError(`patch for "${name}" is ${norm.value.dtype}, expected float32`);
-      }
-      patches.set(name, norm);
-    }
-    const key = JSON.stringify({
-      b,
-      p,
-      names: [...names].sort(),
-      patches: [...patches].map(([n, x]) => [n, x.mode, x.value.shape]).sort(),
-      stop: stop ?? null,
+    return {
+      batch,
+      names: [...new Set(req.names ?? [])],
+      patches: normalisePatches(req.patches),
+      stop,
       logits,
       loss,
-      repl: [...replacements].map(([l, r]) => [l, r === "zero" ? "zero" : r.key]).sort(),
-      compare: req.compareWith
-        ? [...req.compareWith].map(([l, r]) => [l, r === "zero" ? "zero" : r.key]).sort()
-        : null,
-      extension: req.extension?.key ?? null,
+      replacements,
+      comparisons,
+      extension: req.extension,
+    };
+  }
+
+  /** The compiled graph of a spec's structure, compiled on first use. */
+  #compiledFor(spec: GraphSpec): Promise<Compiled> {
+    const key = JSON.stringify({
+      shape: spec.batch.shape,
+      names: [...spec.names].sort(),
+      patches: [...spec.patches].map(([n, x]) => [n, x.mode, x.value.shape]).sort(),
+      stop: spec.stop ?? null,
+      logits: spec.logits,
+      loss: spec.loss,
+      repl: replacementsKey(spec.replacements),
+      compare: spec.comparisons.map(replacementsKey),
+      extension: spec.extension?.key ?? null,
     });
     let entry = this.#compiled.get(key);
     if (!entry) {
-      entry = this.#compile(
-        b,
-        p,
-        names,
-        patches,
-        stop,
-        logits,
-        loss,
-        replacements,
-        req.compareWith,
-        req.extension,
-      );
+      entry = this.#compile(spec);
       this.#compiled.set(key, entry);
       entry.catch(() => this.#compiled.delete(key));
     }
-    const { compiled, paramNames, providerParams, extensionOutputs } = await entry;
-    const feeds: Record<string, Tensor> = { tokens: batch };
-    for (const n of paramNames) feeds[n] = this.weights.get(n)!;
+    return entry;
+  }
+
+  /** The graph's inputs: tokens, weights, the replacements' parameters, patches, extension feeds. */
+  #feeds(spec: GraphSpec, entry: Compiled, req: ForwardRequest): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = { tokens: spec.batch };
+    for (const n of entry.paramNames) feeds[n] = this.weights.get(n)!;
     // The compiled graph is shared by every replacement of the same structure: feed the
     // parameters of the providers of this request.
-    for (const [inputName, { compare, layer, name }] of providerParams) {
-      const provider = (compare ? req.compareWith : replacements)?.get(
+    for (const [inputName, { set, layer, name }] of entry.providerParams) {
+      const provider = (set < 0 ? spec.replacements : spec.comparisons[set]).get(
         layer,
       ) as MlpReplacementProvider;
       const t = provider.params().get(name);
       if (!t) throw new RangeError(`MLP replacement "${provider.key}" has no parameter "${name}"`);
       feeds[inputName] = t;
     }
-    for (const [name, { value }] of patches) feeds[patchInputName(name)] = value;
-    if (logits === "at") {
-      feeds[GRAPH_LOGIT_POSITIONS] = { dtype: "int32", shape: [b], data: req.logitPositions! };
+    for (const [name, { value }] of spec.patches) feeds[patchInputName(name)] = value;
+    if (spec.logits === "at") {
+      feeds[GRAPH_LOGIT_POSITIONS] = {
+        dtype: "int32",
+        shape: [spec.batch.shape[0]],
+        data: req.logitPositions!,
+      };
     }
-    for (const [k, t] of Object.entries(req.extension?.feeds ?? {})) {
+    for (const [k, t] of Object.entries(spec.extension?.feeds ?? {})) {
       feeds[`${EXTENSION_PREFIX}${k}`] = t;
     }
-    const out = await compiled.run(feeds);
+    return feeds;
+  }
+
+  /** The result of a run from the graph's outputs. */
+  #unpack(spec: GraphSpec, entry: Compiled, out: Record<string, Tensor>): ForwardResult {
     const cache = new Map<string, Tensor<"float32">>();
-    for (const n of names) cache.set(n, out[n] as Tensor<"float32">);
+    for (const n of spec.names) cache.set(n, out[n] as Tensor<"float32">);
     const result: ForwardResult = { cache: new ActivationCache(cache) };
-    if (logits !== "none") result.logits = out[GRAPH_LOGITS] as Tensor<"float32">;
-    if (loss === "mean") result.loss = (out[GRAPH_LOSS].data as Float32Array)[0];
-    if (loss === "perToken") result.lossPerToken = out[GRAPH_LOSS_TOKENS] as Tensor<"float32">;
-    if (req.compareWith) {
-      result.kl = (out[GRAPH_KL].data as Float32Array)[0];
-      result.compareLoss = (out[GRAPH_COMPARE_LOSS].data as Float32Array)[0];
+    const scalar = (name: string) => (out[name].data as Float32Array)[0];
+    if (spec.logits !== "none") result.logits = out[GRAPH_LOGITS] as Tensor<"float32">;
+    if (spec.loss === "mean") result.loss = scalar(GRAPH_LOSS);
+    if (spec.loss === "perToken") {
+      result.lossPerToken = out[GRAPH_LOSS_TOKENS] as Tensor<"float32">;
     }
-    if (extensionOutputs.length) {
-      result.extra = Object.fromEntries(extensionOutputs.map((n) => [n, out[n]]));
+    if (spec.comparisons.length > 0) {
+      result.comparisons = spec.comparisons.map((_, k) => ({
+        loss: scalar(compareLoss(k)),
+        kl: scalar(compareKl(k)),
+      }));
+      result.compareLoss = result.comparisons[0].loss;
+      result.kl = result.comparisons[0].kl;
+    }
+    if (entry.extensionOutputs.length) {
+      result.extra = Object.fromEntries(entry.extensionOutputs.map((n) => [n, out[n]]));
     }
     return result;
   }
@@ -498,18 +554,9 @@ export class HookedModel {
     return out;
   }
 
-  async #compile(
-    b: number,
-    p: number,
-    names: readonly string[],
-    patches: ReadonlyMap<string, { mode: PatchMode; value: Tensor<"float32"> }>,
-    stop: number | undefined,
-    logits: "all" | "last" | "at" | "none",
-    loss: "mean" | "perToken" | "none",
-    replacements: MlpReplacements,
-    compare: MlpReplacements | undefined,
-    extension: GraphExtension | undefined,
-  ): Promise<Compiled> {
+  async #compile(spec: GraphSpec): Promise<Compiled> {
+    const { names, patches, stop, logits, loss, replacements, comparisons, extension } = spec;
+    const [b, p] = spec.batch.shape;
     // Validate hook names before building: unknown names, and names past stopAtLayer.
     const valid = new Set(this.#allHooks);
     for (let l = 0; l < this.cfg.n_layers; l++) {
@@ -537,9 +584,10 @@ export class HookedModel {
     for (const [n, x] of patches) patchSpecs.set(n, { mode: x.mode, shape: x.value.shape });
     const hooks = new HookPoints(g, names, patchSpecs);
     const weights = new WeightInputs(g, expectedShapes(this.cfg, !this.processing.fold_ln));
-    const providerParams = new Map<string, { compare: boolean; layer: number; name: string }>();
+    const providerParams = new Map<string, { set: number; layer: number; name: string }>();
     const extensionOutputs: string[] = [];
-    const buildReplacements = (set: MlpReplacements, prefix: string) => {
+    const buildReplacements = (set: MlpReplacements, index: number) => {
+      const prefix = index < 0 ? "" : `compare:${index}:`;
       const built = new Map<number, MlpReplacement>();
       for (const [l, r] of set) {
         if (r === "zero") {
@@ -549,13 +597,13 @@ export class HookedModel {
         built.set(l, (g2, x, layer, h) =>
           r.build(g2, x, layer, h, (name, shape) => {
             const inputName = `${prefix}blocks.${layer}.replacement.${name}`;
-            providerParams.set(inputName, { compare: prefix !== "", layer, name });
+            providerParams.set(inputName, { set: index, layer, name });
             return g2.input(inputName, "float32", shape);
           }));
       }
       return built;
     };
-    const built = buildReplacements(replacements, "");
+    const built = buildReplacements(replacements, -1);
     const fwd = gpt2Forward(g, this.cfg, {
       tokens,
       hooks,
@@ -563,19 +611,28 @@ export class HookedModel {
       stopAtLayer: stop,
       mlpReplacements: built,
     });
-    if (compare) {
-      // A second forward pass in the same graph, with other MLP replacements: its mean loss and
-      // the mean KL(primary || compared) of the next-token distributions over all positions.
-      const other = gpt2Forward(g, this.cfg, {
-        tokens,
-        hooks: new HookPoints(g),
-        weights,
-        mlpReplacements: buildReplacements(compare, "compare:"),
+    if (loss !== "none" || comparisons.length > 0) {
+      // Losses and KLs from vocabulary-chunked log-sum-exps (next_token_stats.ts); each compared
+      // pass is a further forward pass in the same graph with its own MLP replacements.
+      const u = unembeddingChunks(g, weights.get("unembed.W_U"), weights.get("unembed.b_U"));
+      const primary = passStats(g, fwd.final!, u);
+      if (loss !== "none") {
+        const perToken = nextTokenLosses(g, primary, u, tokens);
+        if (loss === "mean") g.output(GRAPH_LOSS, g.reduceMean(perToken));
+        else g.output(GRAPH_LOSS_TOKENS, perToken);
+      }
+      const q = comparisons.length > 0 ? expectedUnembedding(g, primary, u) : undefined;
+      comparisons.forEach((set, k) => {
+        const other = gpt2Forward(g, this.cfg, {
+          tokens,
+          hooks: new HookPoints(g),
+          weights,
+          mlpReplacements: buildReplacements(set, k),
+        });
+        const stats = passStats(g, other.final!, u);
+        g.output(compareLoss(k), g.reduceMean(nextTokenLosses(g, stats, u, tokens)));
+        g.output(compareKl(k), g.reduceMean(klFrom(g, primary, q!, stats)));
       });
-      const lp1 = g.logSoftmax(fwd.logits!(), -1), otherLogits = other.logits!();
-      const lp2 = g.logSoftmax(otherLogits, -1);
-      g.output(GRAPH_KL, g.reduceMean(g.reduceSum(g.mul(g.exp(lp1), g.sub(lp1, lp2)), [-1])));
-      g.output(GRAPH_COMPARE_LOSS, g.reduceMean(nextTokenLoss(g, otherLogits, tokens)));
     }
     if (logits === "last" || logits === "at") {
       const d = this.cfg.d_model;
@@ -591,14 +648,8 @@ export class HookedModel {
         GRAPH_LOGITS,
         g.add(g.matmul(last, weights.get("unembed.W_U")), weights.get("unembed.b_U")),
       );
-    } else if (logits === "all" || loss !== "none") {
-      const lg = fwd.logits!();
-      if (logits === "all") g.output(GRAPH_LOGITS, lg);
-      if (loss !== "none") {
-        const perToken = nextTokenLoss(g, lg, tokens);
-        if (loss === "mean") g.output(GRAPH_LOSS, g.reduceMean(perToken));
-        else g.output(GRAPH_LOSS_TOKENS, perToken);
-      }
+    } else if (logits === "all") {
+      g.output(GRAPH_LOGITS, fwd.logits!());
     }
     if (extension) {
       const declared = new Set(g.outputs.map((o) => o.name));
@@ -634,4 +685,26 @@ export class HookedModel {
   get compiledGraphCount(): number {
     return this.#compiled.size;
   }
+}
+
+/** Patches by hook name as `{ mode, value }`, checked. */
+function normalisePatches(
+  patches: Patches | undefined,
+): Map<string, { mode: PatchMode; value: Tensor<"float32"> }> {
+  const out = new Map<string, { mode: PatchMode; value: Tensor<"float32"> }>();
+  for (const [name, patch] of Object.entries(patches ?? {})) {
+    const norm = "mode" in patch && "value" in patch
+      ? patch
+      : { mode: "replace" as const, value: patch as Tensor<"float32"> };
+    if (norm.mode !== "replace" && norm.mode !== "add") {
+      throw new RangeError(
+        `patch for "${name}" has mode "${norm.mode}", expected "replace" or "add"`,
+      );
+    }
+    if (norm.value.dtype !== "float32") {
+      throw new TypeError(`patch for "${name}" is ${norm.value.dtype}, expected float32`);
+    }
+    out.set(name, norm);
+  }
+  return out;
 }

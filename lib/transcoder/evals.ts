@@ -126,14 +126,17 @@ export async function evaluateTranscoders(
     kl: 0,
   }));
   let ceClean = 0, ceAll = 0, ceZeroAll = 0, klAll = 0, tokens = 0, batches = 0;
-  const single = (
-    l: number,
-    r: MlpReplacements extends ReadonlyMap<number, infer V> ? V : never,
-  ): MlpReplacements => new Map([[l, r]]);
-  const allReplaced: MlpReplacements = new Map(
-    transcoders.map((t) => [t.layer, t.asReplacement()]),
-  );
-  const allZero: MlpReplacements = new Map(transcoders.map((t) => [t.layer, "zero" as const]));
+  const replacement = new Map(transcoders.map((t) => [t.layer, t.asReplacement()]));
+  // One graph per batch: the clean pass (with the hooks read below) and, compared with it, every
+  // layer replaced, every layer zero-ablated, then per layer its transcoder and its ablation.
+  const compareWith: MlpReplacements[] = [
+    replacement,
+    new Map(layers.map((l) => [l, "zero" as const])),
+    ...layers.flatMap((l): MlpReplacements[] => [
+      new Map([[l, replacement.get(l)!]]),
+      new Map([[l, "zero" as const]]),
+    ]),
+  ];
   const names = layers.flatMap((
     l,
   ) => [`blocks.${l}.ln2.hook_normalized`, `blocks.${l}.hook_mlp_out`]);
@@ -141,21 +144,17 @@ export async function evaluateTranscoders(
   for (let i = 0; i < n; i += batchSize) {
     const b = Math.min(batchSize, n - i);
     const tok = sliceRows(rows, i, i + b);
-    const clean = await model.forward(tok, { names, loss: "mean", compareWith: allReplaced });
+    const clean = await model.forward(tok, { names, loss: "mean", compareWith });
+    const [all, allZero, ...single] = clean.comparisons!;
     ceClean += clean.loss! * b;
-    ceAll += clean.compareLoss! * b;
-    klAll += clean.kl! * b;
-    ceZeroAll += (await model.forward(tok, { loss: "mean", mlpReplacements: allZero })).loss! * b;
+    ceAll += all.loss * b;
+    klAll += all.kl * b;
+    ceZeroAll += allZero.loss * b;
     for (const [k, tc] of transcoders.entries()) {
-      const a = acc[k], l = tc.layer;
-      const rep = await model.forward(tok, {
-        loss: "mean",
-        compareWith: single(l, tc.asReplacement()),
-      });
-      a.ceReplaced += rep.compareLoss! * b;
-      a.kl += rep.kl! * b;
-      a.ceZero +=
-        (await model.forward(tok, { loss: "mean", mlpReplacements: single(l, "zero") })).loss! * b;
+      const a = acc[k], l = tc.layer, [rep, zero] = [single[2 * k], single[2 * k + 1]];
+      a.ceReplaced += rep.loss * b;
+      a.kl += rep.kl * b;
+      a.ceZero += zero.loss * b;
       const x = clean.cache.get(`blocks.${l}.ln2.hook_normalized`),
         y = clean.cache.get(`blocks.${l}.hook_mlp_out`);
       const flat = (t: Tensor<"float32">): Tensor<"float32"> => ({

@@ -160,6 +160,7 @@ Deno.test("VJP: softmax, log-softmax and reductions", async () => {
   await checkGrad("ReduceSum", { x }, (g, v) => g.reduceSum(v.x, [0, 2], false));
   await checkGrad("ReduceMean", { x }, (g, v) => g.reduceMean(v.x, [1], true));
   await checkGrad("ReduceMax", { x }, (g, v) => g.reduceMax(v.x, [2], false));
+  await checkGrad("ReduceLogSumExp", { x }, (g, v) => g.reduceLogSumExp(v.x, [0, 2], true));
 });
 
 Deno.test("VJP: indexing and shape ops", async () => {

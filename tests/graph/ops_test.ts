@@ -211,6 +211,26 @@ Deno.test("softmax, log-softmax and reductions", async () => {
   close(all, [], [Array.from(x.data as Float32Array).reduce((p, q) => p + q)], 1e-5);
 });
 
+Deno.test("reduceLogSumExp is log(sum(exp)), stable for large inputs", async () => {
+  const x = randn([2, 3, 4], rng);
+  const big = tensor(Float32Array.from([1000, 999, -1000, 0]), [1, 4]);
+  const [lse, lseKeep, lseBig] = await run1({ x, big }, (g, v) => [
+    g.reduceLogSumExp(v.x, [-1]),
+    g.reduceLogSumExp(v.x, [0, 1], true),
+    g.reduceLogSumExp(v.big, [1]),
+  ]);
+  const X = (i: number, j: number, k: number) => x.data[i * 12 + j * 4 + k] as number;
+  const lse4 = (i: number, j: number) =>
+    Math.log([0, 1, 2, 3].reduce((p, k) => p + Math.exp(X(i, j, k)), 0));
+  close(lse, [2, 3], [0, 1].flatMap((i) => [0, 1, 2].map((j) => lse4(i, j))));
+  const lse6 = (k: number) =>
+    Math.log(
+      [0, 1].reduce((p, i) => p + [0, 1, 2].reduce((q, j) => q + Math.exp(X(i, j, k)), 0), 0),
+    );
+  close(lseKeep, [1, 1, 4], [0, 1, 2, 3].map(lse6));
+  close(lseBig, [1], [1000 + Math.log(1 + Math.exp(-1))], 1e-4);
+});
+
 Deno.test("indexing: gather, gatherElements, scatterND add, slice, concat, split", async () => {
   const x = randn([4, 3], rng);
   const idx = tensor(Int32Array.from([3, 0, 3]), [3]);
