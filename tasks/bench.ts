@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 import {
   CircuitContext,
   computeFeatureStats,
+  evaluateTranscoders,
   greedyTopPaths,
+  loadPretrained,
   Transcoder,
   transcoderFeatureVector,
 } from "../mod.ts";
@@ -39,7 +41,7 @@ import {
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The sections of the benchmark, in the order they run. */
-const SECTIONS = ["forward", "train", "circuits"] as const;
+const SECTIONS = ["forward", "train", "circuits", "eval"] as const;
 
 /** The command line of `deno task bench`. */
 export const BENCH_COMMAND = {
@@ -164,6 +166,7 @@ async function bench(values: OptionValues<typeof BENCH_COMMAND.options>): Promis
   if (sections.has("forward")) await benchForward(ctx, ceiling);
   if (sections.has("train")) await benchTrain(ctx);
   if (sections.has("circuits")) await benchCircuits(ctx);
+  if (sections.has("eval")) await benchEval(ctx);
 }
 
 // ---- the practical ceiling: a large matmul ------------------------------------------------
@@ -473,6 +476,61 @@ async function benchCircuits({ repeats, b, p, threads }: Bench) {
     ],
   ]);
   console.log();
+}
+
+// ---- transcoder evaluation on the embedded tiny model ---------------------------------------
+async function benchEval(ctx: Bench) {
+  const { repeats, b, p, threads } = ctx;
+  const loaded = await loadPretrained("tiny", { threads });
+  const model = loaded.model, transcoders = loaded.transcoders.filter((t) => t !== undefined);
+  const cfg = model.cfg, pos = Math.min(p, cfg.n_ctx);
+  const rows = {
+    dtype: "int32" as const,
+    shape: [b, pos],
+    data: Int32Array.from({ length: b * pos }, (_, i) => (i * 104729 + 7919) % cfg.d_vocab),
+  };
+  const evalRepeats = Math.min(repeats, 3);
+  const ours = await medianSeconds(
+    () => evaluateTranscoders(model, transcoders, rows, { batchSize: b, quiet: true }),
+    evalRepeats,
+  );
+  let torch: Record<string, unknown> | string = "skipped (--no-torch)";
+  if (ctx.torch) {
+    torch = await runTorchReference(ref("./reference/bench_torch_eval.py"), {
+      threads,
+      repeats: evalRepeats,
+      batch: b,
+      pos,
+      d_sae: transcoders[0].cfg.d_sae,
+      model: {
+        n_layers: cfg.n_layers,
+        d_model: cfg.d_model,
+        n_heads: cfg.n_heads,
+        d_mlp: cfg.d_mlp,
+        d_vocab: cfg.d_vocab,
+        n_ctx: cfg.n_ctx,
+      },
+    }, ctx.torchEnv);
+  }
+  const torchSeconds = typeof torch === "string" ? NaN : torch.eval_s as number;
+  // Per token: the clean pass and 2 + 2 x n_layers compared passes, each dominated by the
+  // unembedding (the tiny model's blocks are a tenth of it), plus the clean pass's expected
+  // unembedding vector (one more unembedding-sized product).
+  const passes = 1 + 2 + 2 * cfg.n_layers;
+  const flops = (passes + 1) * 2 * cfg.d_model * cfg.d_vocab;
+  console.log(
+    `## Transcoder evaluation (deno task eval): the embedded tiny model and its ${transcoders.length} transcoders, batch ${b} x ${pos} tokens\n`,
+  );
+  printTable(["work", "ours tok/s", "PyTorch tok/s", "ratio", "ours GFLOP/s", "% of peak"], [[
+    `clean pass + ${passes - 1} compared passes (CE, KL)`,
+    fmt(b * pos / ours),
+    fmt(b * pos / torchSeconds),
+    `${fmt(torchSeconds / ours, 2)}x`,
+    fmt(flops * b * pos / ours / 1e9),
+    fmt(100 * flops * b * pos / ours / 1e9 / ctx.peak, 2),
+  ]]);
+  console.log();
+  if (typeof torch === "string") console.log(`PyTorch: ${torch}`);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
