@@ -27,7 +27,7 @@ import {
 import { writeFileAtomic } from "../lib/formats/mod.ts";
 import { sliceRows } from "../lib/tensor/mod.ts";
 import { BOS_TOKEN_ID } from "../lib/tokenizer/mod.ts";
-import { loadTranscoderSet } from "../lib/transcoder/mod.ts";
+import { loadTranscoders } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
@@ -335,16 +335,15 @@ async function dashboards(values: DashboardsValues): Promise<void> {
   const model = await loadModel(modelDir);
   const layer = checkLayer(values.layer, model.cfg.n_layers);
   const tcDir = values.transcoders ?? join(modelDir, "transcoders");
-  const set = await loadTranscoderSet(tcDir);
-  const found = set.find((s) => s.transcoder.layer === layer);
-  if (!found) {
+  const set = await loadTranscoders(tcDir);
+  const tc = set.find((t) => t.layer === layer);
+  if (!tc) {
     throw new UsageError(
       `no transcoder for layer ${layer} in ${tcDir} (layers found: ${
-        set.map((s) => s.transcoder.layer).join(", ")
+        set.map((t) => t.layer).join(", ")
       })`,
     );
   }
-  const tc = found.transcoder;
   const features = parseFeatures(values.features, tc.cfg.d_sae);
   const target = { layer, tc, fingerprint: tensorFingerprint([tc.W_enc, tc.b_enc, tc.b_dec]) };
   const ctx: Context = { values, model, target, shard, log };
@@ -383,7 +382,7 @@ async function dashboards(values: DashboardsValues): Promise<void> {
     overflowTokens: stats.overflowTokens,
     droppedActivations: stats.droppedActivations,
     corpus: stats.corpus,
-    notes: [`model ${values.model}, transcoder ${found.path}`, statsNote],
+    notes: [`model ${values.model}, transcoder ${tc.source}`, statsNote],
     index: featureIndex(stats),
   }, cards);
   await Deno.mkdir(dirname(out), { recursive: true });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { evaluateTranscoders, loadModel } from "../mod.ts";
 import { writeSafetensors } from "../lib/formats/mod.ts";
 import { sliceRows } from "../lib/tensor/mod.ts";
-import { loadTranscoderSet } from "../lib/transcoder/mod.ts";
+import { loadTranscoders } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import { fmt, printTable } from "./bench_util.ts";
 import { loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
@@ -73,11 +73,11 @@ async function evaluate(values: OptionValues<typeof EVAL_COMMAND.options>): Prom
       `--n-ctx ${nCtx} exceeds the model's context of ${model.cfg.n_ctx} tokens`,
     );
   }
-  let set = await loadTranscoderSet(dir);
+  let transcoders = await loadTranscoders(dir);
   if (values.layers) {
     const want = parseIntList("layers", values.layers, 0, model.cfg.n_layers - 1);
-    set = set.filter((s) => want.includes(s.transcoder.layer));
-    const missing = want.filter((l) => !set.some((s) => s.transcoder.layer === l));
+    transcoders = transcoders.filter((t) => want.includes(t.layer));
+    const missing = want.filter((l) => !transcoders.some((t) => t.layer === l));
     if (missing.length) {
       throw new UsageError(`no transcoder for layer(s) ${missing.join(", ")} in ${dir}`);
     }
@@ -88,7 +88,6 @@ async function evaluate(values: OptionValues<typeof EVAL_COMMAND.options>): Prom
     split: "validation",
   });
   if (values.rows) rows = sliceRows(rows, 0, Math.min(rows.shape[0], values.rows));
-  const transcoders = set.map((s) => s.transcoder);
   const res = await evaluateTranscoders(model, transcoders, rows, {
     batchSize: values.batch,
   });
@@ -129,8 +128,8 @@ async function evaluate(values: OptionValues<typeof EVAL_COMMAND.options>): Prom
       `CE score ${fmt(a.ceScore)}, KL ${fmt(a.kl)}`,
   );
   if (values["write-sparsity"]) {
-    for (const [i, s] of set.entries()) {
-      await writeSafetensors(join(s.path, "sparsity.safetensors"), {
+    for (const [i, t] of transcoders.entries()) {
+      await writeSafetensors(join(t.source!, "sparsity.safetensors"), {
         sparsity: {
           dtype: "float32",
           shape: [res.perLayer[i].logFrequencies.length],

@@ -19,7 +19,7 @@ import { isPickleRecord } from "../formats/pickle.ts";
 import { isHostTensor, readTorchCheckpoint } from "../formats/torch_pt.ts";
 import type { Runtime } from "../graph/session.ts";
 import { shapeStr, type Tensor, toFloat32, toNested } from "../tensor/tensor.ts";
-import { type LoadedTranscoder, parseTranscoderConfig } from "./saelens_folder.ts";
+import { parseTranscoderConfig } from "./saelens_folder.ts";
 import {
   checkTranscoderParams,
   Transcoder,
@@ -222,8 +222,9 @@ export async function readSparsitySidecar(path: string, dSae: number): Promise<T
 }
 
 /**
- * Loads a reference `.pt` transcoder and, when `<stem>_log_feature_sparsity.pt` is beside it,
- * its log10 feature frequencies.
+ * Reads a reference `.pt` transcoder, with the file as `source` and, when
+ * `<stem>_log_feature_sparsity.pt` is beside it, its log10 feature frequencies as `logSparsity`.
+ * The format reader behind `loadTranscoder` (load.ts), which is the public way in.
  *
  * @example
  * ```ts
@@ -234,19 +235,21 @@ export async function readSparsitySidecar(path: string, dSae: number): Promise<T
  * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
  * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
  * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
- * const { transcoder, logSparsity } = await loadReferencePt(pt); // the sidecar is beside it
+ * const transcoder = await loadReferencePt(pt); // the sidecar is beside it
  * transcoder.cfg.hook_name; // "blocks.1.ln2.hook_normalized"
- * logSparsity?.shape; // [64]
+ * transcoder.logSparsity?.shape; // [64]
+ * assert.equal(transcoder.source, pt);
  * const z = await transcoder.encode(full([2, 16], 0.1));
  * assert.deepEqual(z.shape, [2, 64]);
  * ```
  */
-export async function loadReferencePt(path: string, runtime?: Runtime): Promise<LoadedTranscoder> {
+export async function loadReferencePt(path: string, runtime?: Runtime): Promise<Transcoder> {
   const ckpt = await readTorchCheckpoint(path, { recordClasses: REFERENCE_RECORD_CLASSES });
   const transcoder = transcoderFromReferenceCheckpoint(ckpt, path, runtime);
   const sidecar = sparsitySidecarPath(path);
-  const logSparsity = existsSync(sidecar)
-    ? await readSparsitySidecar(sidecar, transcoder.cfg.d_sae)
-    : undefined;
-  return { transcoder, path, logSparsity };
+  if (existsSync(sidecar)) {
+    transcoder.logSparsity = await readSparsitySidecar(sidecar, transcoder.cfg.d_sae);
+  }
+  transcoder.source = path;
+  return transcoder;
 }

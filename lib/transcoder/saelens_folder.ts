@@ -39,15 +39,6 @@ export const SAELENS_FILES = {
   sparsity: "sparsity.safetensors",
 } as const;
 
-/** A loaded folder: the transcoder and its log10 feature frequencies when present. */
-export interface LoadedTranscoder {
-  transcoder: Transcoder;
-  /** The folder it was loaded from. */
-  path: string;
-  /** `[d_sae]` log10 firing frequency (`log10(freq + 1e-10)`), if the folder has it. */
-  logSparsity?: Tensor<"float32">;
-}
-
 function num(cfg: Record<string, unknown>, key: string, path: string): number {
   const v = cfg[key];
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
@@ -119,7 +110,9 @@ export function parseTranscoderConfig(
 }
 
 /**
- * Loads a transcoder folder.
+ * Reads a transcoder folder, with its `sparsity.safetensors` as `logSparsity` when present and
+ * the folder as `source`. The format reader behind `loadTranscoder` (load.ts), which is the
+ * public way in.
  *
  * @example
  * ```ts
@@ -128,16 +121,17 @@ export function parseTranscoderConfig(
  * import { embeddedWeightsDir } from "../weights/locations.ts";
  * import { loadTranscoderFolder } from "./saelens_folder.ts";
  * const dir = join(await embeddedWeightsDir(), "tiny/transcoders/layer_2");
- * const { transcoder, logSparsity } = await loadTranscoderFolder(dir);
+ * const transcoder = await loadTranscoderFolder(dir);
  * transcoder.cfg.out_hook_name; // "blocks.2.hook_mlp_out"
- * logSparsity?.shape; // [2048]
+ * transcoder.logSparsity?.shape; // [2048]
+ * assert.equal(transcoder.source, dir);
  * assert.deepEqual(transcoder.W_dec.shape, [2048, 96]);
  * ```
  */
 export async function loadTranscoderFolder(
   dir: string,
   runtime?: Runtime,
-): Promise<LoadedTranscoder> {
+): Promise<Transcoder> {
   const cfgPath = join(dir, SAELENS_FILES.cfg);
   const raw = await readJsonObject(cfgPath, (m) => new TranscoderError(m), {
     notFound:
@@ -185,7 +179,9 @@ export async function loadTranscoderFolder(
     if (e instanceof TranscoderError) throw e;
     if (!(/file not found/.test((e as Error).message))) throw e;
   }
-  return { transcoder, path: dir, logSparsity };
+  transcoder.logSparsity = logSparsity;
+  transcoder.source = dir;
+  return transcoder;
 }
 
 /**
@@ -195,15 +191,16 @@ export async function loadTranscoderFolder(
  * ```ts
  * import assert from "node:assert/strict";
  * import { full } from "../tensor/tensor.ts";
- * import { loadTranscoderFolder, saveTranscoderFolder } from "./saelens_folder.ts";
+ * import { loadTranscoder } from "./load.ts";
+ * import { saveTranscoderFolder } from "./saelens_folder.ts";
  * import { mlpTranscoderConfig, Transcoder } from "./transcoder.ts";
  * const tc = Transcoder.random(mlpTranscoderConfig(2, { d_in: 4, d_sae: 8 }), 0);
  * const dir = await Deno.makeTempDir();
  * await saveTranscoderFolder(`${dir}/layer_2`, tc, { logSparsity: full([8], -2), floatDtype: "F16" });
- * const back = await loadTranscoderFolder(`${dir}/layer_2`);
- * back.transcoder.layer; // 2
+ * const back = await loadTranscoder(`${dir}/layer_2`);
+ * back.layer; // 2
  * back.logSparsity?.data; // Float32Array [-2, -2, -2, -2, -2, -2, -2, -2]
- * const err = Math.max(...tc.W_enc.data.map((v, i) => Math.abs(v - back.transcoder.W_enc.data[i])));
+ * const err = Math.max(...tc.W_enc.data.map((v, i) => Math.abs(v - back.W_enc.data[i])));
  * assert.ok(err < 1e-3); // stored as float16, read back as float32
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -297,6 +297,19 @@ export class Transcoder {
   readonly cfg: TranscoderConfig;
   readonly params: Map<TranscoderParam, Tensor<"float32">>;
   readonly runtime: Runtime;
+  /**
+   * `[d_sae]` log10 firing frequency of each feature (`log10(freq + 1e-10)`), when the loader
+   * found it beside the weights (`sparsity.safetensors` in a SAELens-style folder, the
+   * `<stem>_log_feature_sparsity.pt` sidecar of a reference checkpoint); `undefined` otherwise.
+   * Set by the loaders (`loadTranscoder`, `loadTranscoders`); treat it as read-only.
+   */
+  logSparsity?: Tensor<"float32">;
+  /**
+   * The folder or `.pt` file this transcoder was loaded from, as the loader was given it
+   * (resolved to a path for the `"<model>:<layer>"` form); `undefined` for one built in memory.
+   * Set by the loaders; treat it as read-only.
+   */
+  source?: string;
   readonly #graphs = new Map<string, Promise<CompiledGraph>>();
 
   constructor(

@@ -13,7 +13,8 @@ import {
   REFERENCE_RECORD_CLASSES,
   transcoderFromReferenceCheckpoint,
 } from "../../lib/transcoder/reference_pt.ts";
-import { loadTranscoderFolder, SAELENS_FILES } from "../../lib/transcoder/saelens_folder.ts";
+import { loadTranscoder } from "../../lib/transcoder/load.ts";
+import { SAELENS_FILES } from "../../lib/transcoder/saelens_folder.ts";
 import { TRANSCODER_PARAMS } from "../../lib/transcoder/transcoder.ts";
 import { BYTE_MUTATORS, type Mutator } from "./byte_mutators.ts";
 import { CHECKPOINT_MUTATORS } from "./checkpoint_mutators.ts";
@@ -173,7 +174,7 @@ export const TARGETS: readonly Target[] = [
   },
   {
     name: "saelens",
-    api: "loadTranscoderFolder(dir)",
+    api: "loadTranscoder(dir)",
     folder: true,
     mutators: {
       [SAELENS_FILES.cfg]: [
@@ -188,7 +189,7 @@ export const TARGETS: readonly Target[] = [
       [SAELENS_FILES.sparsity]: [...safetensorsFile(["sparsity", "freqs"]), removeFile],
     },
     seeds: transcoderFolderSeeds,
-    load: (_input, dir) => loadTranscoderFolder(dir),
+    load: (_input, dir) => loadTranscoder(dir),
   },
   {
     name: "hf",

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { gpt2Config } from "../../lib/model/config.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
 import { exportHfFolder } from "../../lib/train/lm_training.ts";
-import { loadTranscoderFolder } from "../../lib/transcoder/saelens_folder.ts";
+import { loadTranscoder } from "../../lib/transcoder/load.ts";
 
 const task = (name: string) => fileURLToPath(new URL(`../../tasks/${name}.ts`, import.meta.url));
 
@@ -76,9 +76,10 @@ Deno.test("train-transcoder writes a folder and refuses another configuration's 
   ]);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /wrote .*layer_1/);
-  const tc = await loadTranscoderFolder(join(dir, "model", "transcoders", "layer_1"));
-  assert.equal(tc.transcoder.cfg.hook_name, "blocks.1.ln2.hook_normalized");
-  assert.equal(tc.transcoder.cfg.d_sae, 32);
+  const tc = await loadTranscoder(join(dir, "model", "transcoders", "layer_1"));
+  assert.equal(tc.cfg.hook_name, "blocks.1.ln2.hook_normalized");
+  assert.equal(tc.cfg.d_sae, 32);
+  assert.equal(tc.logSparsity, undefined);
   // A longer run with the same options except --tokens is another configuration: refused.
   const other = await run(dir, "train_transcoder", [...common, "--tokens", "512"]);
   assert.notEqual(other.code, 0);
@@ -104,7 +105,7 @@ Deno.test("train-transcoder writes a folder and refuses another configuration's 
     evaluated.stdout,
     /All of layers 1 replaced: CE [\d.]+ \(zero-ablated [\d.]+\), CE score [-\d.]+, KL [\d.]+/,
   );
-  const withSparsity = await loadTranscoderFolder(join(dir, "model", "transcoders", "layer_1"));
+  const withSparsity = await loadTranscoder(`${join(dir, "model")}:1`); // the model's layer 1
   assert.equal(withSparsity.logSparsity!.shape[0], 32);
   const json = JSON.parse(await Deno.readTextFile(join(dir, "eval.json")));
   assert.equal(json.perLayer[0].layer, 1);

@@ -11,11 +11,7 @@ import { readSafetensors } from "../../lib/formats/safetensors.ts";
 import { PtFormatError } from "../../lib/formats/torch_pt.ts";
 import { relativeError } from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
-import {
-  loadTranscoder,
-  loadTranscoderSet,
-  loadTranscoderWithSparsity,
-} from "../../lib/transcoder/load.ts";
+import { loadTranscoder, loadTranscoders } from "../../lib/transcoder/load.ts";
 import { sparsitySidecarPath } from "../../lib/transcoder/reference_pt.ts";
 import { TranscoderError } from "../../lib/transcoder/transcoder.ts";
 
@@ -24,8 +20,9 @@ const STEM = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_6
 const MAIN = fixture(`${STEM}.pt`);
 
 Deno.test("a reference .pt transcoder loads with its config, and encodes/decodes as PyTorch", async () => {
-  const { transcoder: tc, logSparsity, path } = await loadTranscoderWithSparsity(MAIN);
-  assert.equal(path, MAIN);
+  const tc = await loadTranscoder(MAIN);
+  const { logSparsity } = tc;
+  assert.equal(tc.source, MAIN);
   const c = tc.cfg;
   assert.deepEqual(
     [c.d_in, c.d_sae, c.d_out, c.hook_name, c.hook_layer, c.out_hook_name],
@@ -59,21 +56,20 @@ Deno.test("a reference .pt transcoder loads with its config, and encodes/decodes
 
 Deno.test("protocol-4 copies, a {freqs} sidecar and a folder of .pt files load too", async () => {
   const ref = await loadTranscoder(MAIN);
-  const { transcoder: p4, logSparsity: none } = await loadTranscoderWithSparsity(
-    fixture("tc_protocol4.pt"),
-  );
-  assert.equal(none, undefined);
+  const p4 = await loadTranscoder(fixture("tc_protocol4.pt"));
+  assert.equal(p4.logSparsity, undefined);
   for (const [name, t] of ref.params) assert.deepEqual(p4.params.get(name)!.data, t.data, name);
   assert.deepEqual(p4.cfg, ref.cfg);
 
-  const { logSparsity } = await loadTranscoderWithSparsity(fixture("tc_freqs_sidecar/tc.pt"));
+  const { logSparsity } = await loadTranscoder(fixture("tc_freqs_sidecar/tc.pt"));
   const golden = (await readSafetensors(fixture("golden_encode.safetensors"))).tensors;
   assert.deepEqual(logSparsity?.data, golden.get("log_sparsity")!.data);
 
-  const set = await loadTranscoderSet(fixture("tc_freqs_sidecar"));
+  const set = await loadTranscoders(fixture("tc_freqs_sidecar"));
   assert.equal(set.length, 1);
-  assert.equal(set[0].transcoder.layer, 1);
+  assert.equal(set[0].layer, 1);
   assert.ok(set[0].logSparsity);
+  assert.equal(set[0].source, fixture("tc_freqs_sidecar/tc.pt"));
 });
 
 Deno.test("a hostile .pt is refused naming the global, and its command never runs", async () => {
@@ -117,14 +113,14 @@ Deno.test("missing keys, wrong shapes and bad sidecars give errors naming the fi
     const pt = join(dir, "tc.pt");
     await Deno.copyFile(MAIN, pt);
     await Deno.copyFile(fixture("dtypes.pt"), sparsitySidecarPath(pt));
-    await assert.rejects(loadTranscoderWithSparsity(pt), {
+    await assert.rejects(loadTranscoder(pt), {
       message: `${
         sparsitySidecarPath(pt)
       }: expected a tensor or a dict with "freqs", got a dict with keys f32, f16, bf16, f64, i32, i64, bool, strided, offset_view, transposed, permuted3, scalar, empty, expanded`,
     });
     await Deno.copyFile(fixture("legacy.pt"), sparsitySidecarPath(pt));
     await assert.rejects(
-      loadTranscoderWithSparsity(pt),
+      loadTranscoder(pt),
       /legacy \(pre-1\.6\) torch\.save format is not supported/,
     );
   } finally {

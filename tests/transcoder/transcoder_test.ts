@@ -8,8 +8,8 @@ import { gpt2Config } from "../../lib/model/config.ts";
 import { modelFromStateDict } from "../../lib/model/load.ts";
 import { randomStateDict } from "../../lib/model/random_weights.ts";
 import { columnMeans } from "../../lib/transcoder/activation_store.ts";
+import { loadTranscoder } from "../../lib/transcoder/load.ts";
 import {
-  loadTranscoderFolder,
   parseTranscoderConfig,
   saveTranscoderFolder,
 } from "../../lib/transcoder/saelens_folder.ts";
@@ -201,8 +201,9 @@ Deno.test("SAELens-style folders round-trip, in float32 and float16", async () =
     data: Float32Array.from({ length: 48 }, (_, i) => -1 - i / 10),
   };
   await saveTranscoderFolder(`${dir}/f32`, tc, { logSparsity: sparsity });
-  const back = await loadTranscoderFolder(`${dir}/f32`);
-  assert.deepEqual(back.transcoder.cfg, {
+  const back = await loadTranscoder(`${dir}/f32`);
+  assert.equal(back.source, `${dir}/f32`);
+  assert.deepEqual(back.cfg, {
     ...tc.cfg,
     architecture: "transcoder",
     activation_fn_str: "relu",
@@ -210,20 +211,21 @@ Deno.test("SAELens-style folders round-trip, in float32 and float16", async () =
     use_b_dec_out: true,
     normalize_activations: "none",
   });
-  for (const [k, t] of tc.params) assert.deepEqual(back.transcoder.params.get(k)!.data, t.data, k);
+  for (const [k, t] of tc.params) assert.deepEqual(back.params.get(k)!.data, t.data, k);
   assert.deepEqual(back.logSparsity!.data, sparsity.data);
   await saveTranscoderFolder(`${dir}/f16`, tc, { floatDtype: "F16" });
-  const half = await loadTranscoderFolder(`${dir}/f16`);
-  assert.ok(relativeError(half.transcoder.W_enc.data, tc.W_enc.data) < 1e-3);
+  const half = await loadTranscoder(`${dir}/f16`);
+  assert.ok(relativeError(half.W_enc.data, tc.W_enc.data) < 1e-3);
   assert.equal(half.logSparsity, undefined);
   await Deno.writeTextFile(
     `${dir}/f16/cfg.json`,
     JSON.stringify({ d_in: 16, d_sae: 48, hook_name: "blocks.1.ln2.hook_normalized" }),
   );
-  const minimal = await loadTranscoderFolder(`${dir}/f16`);
-  assert.equal(minimal.transcoder.cfg.out_hook_name, "blocks.1.hook_mlp_out");
+  const minimal = await loadTranscoder(`${dir}/f16`);
+  assert.equal(minimal.cfg.out_hook_name, "blocks.1.hook_mlp_out");
+  await Deno.mkdir(`${dir}/empty`);
   await assert.rejects(
-    loadTranscoderFolder(`${dir}/missing`),
+    loadTranscoder(`${dir}/empty`),
     /cfg\.json not found: expected a SAELens-style folder/,
   );
   await Deno.writeTextFile(
@@ -231,7 +233,7 @@ Deno.test("SAELens-style folders round-trip, in float32 and float16", async () =
     JSON.stringify({ d_in: 16, d_sae: 0, hook_name: "blocks.1.ln2.hook_normalized" }),
   );
   await assert.rejects(
-    loadTranscoderFolder(`${dir}/f16`),
+    loadTranscoder(`${dir}/f16`),
     /field "d_sae" is 0, expected a positive integer/,
   );
   const hook = "blocks.1.ln2.hook_normalized";
