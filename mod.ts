@@ -55,7 +55,7 @@ export {
 } from "./lib/model/hook_functions.ts";
 
 // Transcoders.
-export { loadTranscoder } from "./lib/transcoder/load.ts";
+export { loadTranscoder, loadTranscoders } from "./lib/transcoder/load.ts";
 export { Transcoder, type TranscoderConfig } from "./lib/transcoder/transcoder.ts";
 export { evaluateTranscoders } from "./lib/transcoder/evals.ts";
 
@@ -80,7 +80,8 @@ export { vectorPullback } from "./lib/dashboards/pullbacks.ts";
 // Display.
 export { dashboardFromStats } from "./lib/display/adapters.ts";
 export { print, show } from "./lib/display/jupyter.ts";
-export { showDashboard, showGraph, showPaths } from "./lib/display/show.ts";
+export { showDashboard } from "./lib/display/dashboard_html.ts";
+export { showGraph, showPaths } from "./lib/display/show.ts";
 
 // Data and tensors.
 export { loadPackedCorpus } from "./lib/train/corpus.ts";

@@ -224,6 +224,27 @@ export function embedContrib(ctx: CircuitContext, token: number, v: ArrayLike<nu
   return s;
 }
 
+/** Which transcoder feature a child vector is for (`transcoderChildVector`). */
+export interface TranscoderChild {
+  layer: number;
+  /** The feature index in the layer's transcoder. */
+  feature: number;
+  /** The token position it is read at (negative counts from the end). */
+  token: number;
+  /** Its scale: the feature's activation, or 1. */
+  scale: number;
+}
+
+/** Which attention edge a child vector is for (`attnChildVector`). */
+export interface AttnChild {
+  layer: number;
+  head: number;
+  /** The source position the head reads from. */
+  source: number;
+  /** The destination position the head writes to. */
+  token: number;
+}
+
 /**
  * A transcoder feature's child vector: `W_enc[:, j] * scale` times its LN2 constant at (l, t).
  *
@@ -241,7 +262,7 @@ export function embedContrib(ctx: CircuitContext, token: number, v: ArrayLike<nu
  * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * const child = transcoderChildVector(ctx, 1, 3, -1, 0.5); // feature 3 of layer 1 at the last token
+ * const child = transcoderChildVector(ctx, { layer: 1, feature: 3, token: -1, scale: 0.5 }); // at the last token
  * child.length; // 8 (d_model)
  * // Read on the residual stream (resid_mid) it gives what W_enc[:, 3] * 0.5 reads after LN2.
  * const wEnc = Array.from({ length: 8 }, (_, i) => tcs[1].W_enc.data[i * 16 + 3] * 0.5);
@@ -251,10 +272,7 @@ export function embedContrib(ctx: CircuitContext, token: number, v: ArrayLike<nu
  */
 export function transcoderChildVector(
   ctx: CircuitContext,
-  layer: number,
-  feature: number,
-  token: number,
-  scale: number,
+  { layer, feature, token, scale }: TranscoderChild,
 ): Float64Array {
   const tc = ctx.transcoder(layer);
   const { d_in: d, d_sae: ds } = tc.cfg;
@@ -284,7 +302,7 @@ export function transcoderChildVector(
  * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
  * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
  * const v = [1, 0, 0, 0, 0, 0, 0, 0];
- * const child = attnChildVector(ctx, 1, 0, 1, 3, v); // head 1.0 from token 1 into token 3
+ * const child = attnChildVector(ctx, { layer: 1, head: 0, source: 1, token: 3 }, v); // head 1.0, token 1 -> 3
  * child.length; // 8 (d_model)
  * // Read on the source's residual stream it gives the head's contribution from that source.
  * const edge = attnHeadContribs(ctx, 1, 3, v)[0][1];
@@ -293,10 +311,7 @@ export function transcoderChildVector(
  */
 export function attnChildVector(
   ctx: CircuitContext,
-  layer: number,
-  head: number,
-  source: number,
-  token: number,
+  { layer, head, source, token }: AttnChild,
   v: ArrayLike<number>,
 ): Float64Array {
   const p = ctx.length, t = ctx.pos(token), s = ctx.pos(source);
@@ -425,7 +440,7 @@ export function topContribs(
         layer: l,
         sublayer: "resid_mid",
         token: t,
-        vector: () => transcoderChildVector(ctx, l, j, t, scale),
+        vector: () => transcoderChildVector(ctx, { layer: l, feature: j, token: t, scale }),
       });
     }
     candidates.push(...keep(layerCands, k));
@@ -441,7 +456,7 @@ export function topContribs(
           layer: l,
           sublayer: "resid_pre",
           token: s,
-          vector: () => attnChildVector(ctx, l, h, s, t, v),
+          vector: () => attnChildVector(ctx, { layer: l, head: h, source: s, token: t }, v),
         });
       }
     });

@@ -48,6 +48,15 @@ export interface FeatureVector {
   error: number;
 }
 
+/** A path: feature vectors from the root (first) to the deepest source (last). */
+export type Path = readonly FeatureVector[];
+
+/**
+ * Paths as the circuit functions take them: one path, a list of paths, `greedyTopPaths`' result
+ * (per iteration, the paths it kept), or any nesting of such lists. `flattenPaths` lists them.
+ */
+export type PathCollection = Path | readonly PathCollection[];
+
 /**
  * Formats a number as Python's `f"{x:.2}"` (two significant digits, general format), as the
  * reference prints contributions: `7.6`, `0.85`, `1.5e+01`, `-0.031`.

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { ComponentType, FeatureType, FeatureVector, Sublayer } from "./feature_vector.ts";
+import type {
+  ComponentType,
+  FeatureType,
+  FeatureVector,
+  PathCollection,
+  Sublayer,
+} from "./feature_vector.ts";
 
 /** A comparison: `eq`, `ne`, `gt`, `ge`, `lt`, `le` (value op filter value). */
 export type FilterOp = "eq" | "ne" | "gt" | "ge" | "lt" | "le";
@@ -155,12 +161,8 @@ export function pathsViaFilter(
  * assert.deepEqual(flattenPaths([[a, b], [c], []]), [a, b, c]);
  * ```
  */
-export function flattenPaths(paths: readonly unknown[]): FeatureVector[][] {
-  const out: FeatureVector[][] = [];
-  for (const x of paths) {
-    if (!Array.isArray(x) || x.length === 0) continue; // an iteration that kept no path
-    if (Array.isArray(x[0])) out.push(...flattenPaths(x));
-    else out.push(x as FeatureVector[]);
-  }
-  return out;
+export function flattenPaths(paths: PathCollection): FeatureVector[][] {
+  if (paths.length === 0) return []; // an iteration that kept no path
+  if (!Array.isArray(paths[0])) return [paths as FeatureVector[]]; // one path
+  return (paths as readonly PathCollection[]).flatMap(flattenPaths);
 }

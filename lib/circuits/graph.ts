@@ -15,7 +15,12 @@
 import { dot } from "../tensor/ops.ts";
 import { transcoderSourceLayers } from "./attribution.ts";
 import type { CircuitContext } from "./context.ts";
-import { type Component, type FeatureVector, featureVectorString } from "./feature_vector.ts";
+import {
+  type Component,
+  type FeatureVector,
+  featureVectorString,
+  type PathCollection,
+} from "./feature_vector.ts";
 import { flattenPaths } from "./filters.ts";
 
 /** A circuit graph: node ids to feature vectors, and edge contributions. */
@@ -98,7 +103,7 @@ export function edgeEnds(key: string): [string, string] {
  * assert.equal(nodes.get("embed0@-1")!.contrib, 0.5); // a node's value: the sum of its outgoing edges
  * ```
  */
-export function pathsToGraph(paths: readonly unknown[]): CircuitGraph {
+export function pathsToGraph(paths: PathCollection): CircuitGraph {
   const nodes = new Map<string, FeatureVector>(), edges = new Map<string, number>();
   const seenPrefixes = new Set<string>();
   const outgoing = new Map<string, number>();
@@ -264,7 +269,7 @@ export function sumOverTokens(g: CircuitGraph): CircuitGraph {
  * ```
  */
 export function rawTopFeaturesAmongPaths(
-  paths: readonly unknown[],
+  paths: PathCollection,
   { useTokens = true, topK = 5, layers, sublayers }: {
     useTokens?: boolean;
     topK?: number;

@@ -11,4 +11,5 @@ export * from "./attribution.ts";
 export * from "./filters.ts";
 export * from "./paths.ts";
 export * from "./graph.ts";
+export * from "./graph_layout.ts";
 export * from "./intervention.ts";

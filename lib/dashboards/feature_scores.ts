@@ -207,14 +207,12 @@ export interface ExampleContext {
  * ```ts
  * import { exampleContext } from "./feature_scores.ts";
  * const rows = { dtype: "int32" as const, shape: [1, 4], data: Int32Array.from([50256, 15496, 11, 995]) };
- * exampleContext(rows, 0, 1, 1).strings; // ["<|endoftext|>", "Hello", ","]
+ * exampleContext(rows, { row: 0, pos: 1, window: 1 }).strings; // ["<|endoftext|>", "Hello", ","]
  * ```
  */
 export function exampleContext(
   rows: Tensor<"int32">,
-  row: number,
-  pos: number,
-  window: number,
+  { row, pos, window }: { row: number; pos: number; window: number },
 ): ExampleContext {
   const [n, p] = rows.shape;
   if (!Number.isInteger(row) || row < 0 || row >= n) {

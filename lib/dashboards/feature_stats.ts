@@ -19,9 +19,10 @@
  *    samples.
  * 4. Band samples: each feature's firing tokens are split into 32 log-spaced buckets (five per
  *    decade; `activation_bins.ts`), and each bucket keeps the `bandSamples` tokens with the
- *    smallest pseudo-random priority `hash(feature, token, seed)`: a uniform sample without
- *    replacement of the bucket's tokens (bottom-k sampling). Unlike a classic reservoir it does
- *    not depend on the order or the sharding of the rows, so partial results merge exactly.
+ *    smallest pseudo-random priority `hash(feature, token, seed)` (`_band_sampler.ts`): a uniform
+ *    sample without replacement of the bucket's tokens (bottom-k sampling). Unlike a classic
+ *    reservoir it does not depend on the order or the sharding of the rows, so partial results
+ *    merge exactly. The top examples are per-feature heaps in flat arrays (`_top_heap.ts`).
  *    `bandExamples` then cuts the activation range `(0, max]` into equal-width bands (as the
  *    reference's `get_uniform_band_examples`) and picks from the samples and top examples those
  *    nearest to evenly spaced values inside each band (the reference's `sample_uniform` idea).
@@ -47,6 +48,8 @@ import {
 } from "./activation_bins.ts";
 import { type ExampleContext, exampleContext } from "./feature_scores.ts";
 import { tensorFingerprint } from "./fingerprint.ts";
+import { bandPriority, type BandSamples, pushBand } from "./_band_sampler.ts";
+import { pushTop, type TopHeaps } from "./_top_heap.ts";
 import {
   checkRows,
   checkTranscoder,
@@ -169,36 +172,6 @@ export interface FeatureStatsData {
 }
 
 /**
- * The pseudo-random priority of (feature, token) for band sampling (32 bits).
- *
- * @example
- * ```ts
- * import { bandPriority } from "./feature_stats.ts";
- * import assert from "node:assert/strict";
- * bandPriority(3, 17, 0); // 2262402890
- * assert.equal(bandPriority(3, 17, 0), 2262402890); // a pure function: the same on every shard
- * assert.notEqual(bandPriority(3, 17, 1), bandPriority(3, 17, 0)); // the seed changes it
- * ```
- */
-export function bandPriority(feature: number, token: number, seed: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ feature, 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  h = Math.imul(h ^ (token >>> 0), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  h = Math.imul(h ^ Math.floor(token / 4294967296), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Whether example (va, ta) ranks below (vb, tb): a lower value, or equal and a later token. */
-function worse(va: number, ta: number, vb: number, tb: number): boolean {
-  return va < vb || (va === vb && ta > tb);
-}
-
-/**
  * All-feature statistics of one transcoder layer (see the module notes). Construct with
  * `computeFeatureStats`, `mergeFeatureStats` or `loadFeatureStats`.
  *
@@ -253,6 +226,8 @@ export class LayerFeatureStats implements FeatureStatsData {
   bandTokens!: Float64Array;
   bandPriority!: Uint32Array;
   #rowLookup?: Map<number, number>;
+  #top!: TopHeaps;
+  #bands!: BandSamples;
 
   constructor(data: FeatureStatsData) {
     Object.assign(this, data);
@@ -276,6 +251,14 @@ export class LayerFeatureStats implements FeatureStatsData {
         throw new RangeError(`feature stats: ${name} has ${arr.length} entries, expected ${n}`);
       }
     }
+    this.#top = { k: topK, size: this.topSize, values: this.topValues, tokens: this.topTokens };
+    this.#bands = {
+      R,
+      size: this.bandSize,
+      values: this.bandValues,
+      tokens: this.bandTokens,
+      priority: this.bandPriority,
+    };
     if (this.tokenRows) {
       const [r, p] = this.tokenRows.shape;
       if (r !== this.rowIndices.length || p !== this.config.seqLen) {
@@ -347,10 +330,11 @@ export class LayerFeatureStats implements FeatureStatsData {
     if (value > this.max[i]) this.max[i] = value;
     const bin = binOf(value);
     this.hist[i * NUM_BINS + bin] += 1;
-    this.#pushTop(i, value, token);
+    pushTop(this.#top, i, value, token);
     const R = this.config.bandSamples;
     if (R > 0) {
-      this.#pushBand(
+      pushBand(
+        this.#bands,
         i * NUM_BUCKETS + bucketOfBin(bin),
         value,
         token,
@@ -361,75 +345,12 @@ export class LayerFeatureStats implements FeatureStatsData {
 
   /** Offers an example to a feature's top-k heap (exact: a total order, ties to earlier tokens). */
   pushTop(feature: number, value: number, token: number): void {
-    this.#pushTop(feature, value, token);
-  }
-
-  #pushTop(i: number, value: number, token: number): void {
-    const k = this.config.topK;
-    if (k === 0) return;
-    const base = i * k, vals = this.topValues, toks = this.topTokens;
-    let n = this.topSize[i];
-    if (n === k) {
-      // Full: most offers lose to the root (the worst kept entry) and stop here.
-      if (!worse(vals[base], toks[base], value, token)) return;
-    } else {
-      let c = n++;
-      this.topSize[i] = n;
-      while (c > 0) { // sift up: the root holds the worst entry
-        const p = (c - 1) >> 1;
-        if (!worse(value, token, vals[base + p], toks[base + p])) break;
-        vals[base + c] = vals[base + p];
-        toks[base + c] = toks[base + p];
-        c = p;
-      }
-      vals[base + c] = value;
-      toks[base + c] = token;
-      return;
-    }
-    let c = 0; // replace the root and sift down
-    for (;;) {
-      const l = 2 * c + 1, r = l + 1;
-      let m = -1;
-      if (l < n && worse(vals[base + l], toks[base + l], value, token)) m = l;
-      if (
-        r < n && worse(vals[base + r], toks[base + r], value, token) &&
-        (m < 0 || worse(vals[base + r], toks[base + r], vals[base + l], toks[base + l]))
-      ) m = r;
-      if (m < 0) break;
-      vals[base + c] = vals[base + m];
-      toks[base + c] = toks[base + m];
-      c = m;
-    }
-    vals[base + c] = value;
-    toks[base + c] = token;
+    pushTop(this.#top, feature, value, token);
   }
 
   /** Offers a sample to a band bucket (keeps the smallest (priority, token) pairs). */
   pushBand(slot: number, value: number, token: number, priority: number): void {
-    this.#pushBand(slot, value, token, priority);
-  }
-
-  #pushBand(slot: number, value: number, token: number, priority: number): void {
-    const R = this.config.bandSamples, base = slot * R;
-    const n = this.bandSize[slot];
-    if (n < R) {
-      this.bandValues[base + n] = value;
-      this.bandTokens[base + n] = token;
-      this.bandPriority[base + n] = priority;
-      this.bandSize[slot] = n + 1;
-      return;
-    }
-    let worst = base;
-    for (let j = base + 1; j < base + R; j++) {
-      const pj = this.bandPriority[j], pw = this.bandPriority[worst];
-      if (pj > pw || (pj === pw && this.bandTokens[j] > this.bandTokens[worst])) worst = j;
-    }
-    const pw = this.bandPriority[worst];
-    if (priority < pw || (priority === pw && token < this.bandTokens[worst])) {
-      this.bandValues[worst] = value;
-      this.bandTokens[worst] = token;
-      this.bandPriority[worst] = priority;
-    }
+    pushBand(this.#bands, slot, value, token, priority);
   }
 
   #example(value: number, token: number): FeatureExample {
@@ -640,7 +561,7 @@ export class LayerFeatureStats implements FeatureStatsData {
     }
     const local = this.localRow(example.row);
     if (local < 0) throw new RangeError(`corpus row ${example.row} is not in these feature stats`);
-    return exampleContext(this.tokenRows, local, example.pos, window);
+    return exampleContext(this.tokenRows, { row: local, pos: example.pos, window });
   }
 }
 

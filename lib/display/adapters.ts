@@ -108,7 +108,7 @@ export function exampleFromWindow(
 }
 
 /**
- * A dashboard (see `activationDashboard`) of one feature from streaming feature statistics.
+ * A dashboard (see `showDashboard`) of one feature from streaming feature statistics.
  *
  * @example
  * ```ts

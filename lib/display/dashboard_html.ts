@@ -62,7 +62,7 @@ export interface ActivationDashboard {
   bands?: readonly ExampleBand[];
 }
 
-/** Options of `activationDashboard`. */
+/** Options of `showDashboard`. */
 export interface DashboardOptions {
   /** Tokens kept either side of each example's activation (default 5, as the reference). */
   window?: number;
@@ -100,8 +100,8 @@ function colourMax(d: ActivationDashboard): number {
  *
  * @example
  * ```ts
- * import { activationDashboard } from "./dashboard_html.ts";
- * const d = activationDashboard({
+ * import { showDashboard } from "./dashboard_html.ts";
+ * const d = showDashboard({
  *   title: "mlp8tc[89]",
  *   firingFrequency: 0.001137,
  *   bands: [{ low: 4, high: 8.62, fraction: 0.25, examples: [
@@ -111,7 +111,7 @@ function colourMax(d: ActivationDashboard): number {
  * d.text.includes("Firing frequency: 0.1137%") && d.html.includes("<details"); // true
  * ```
  */
-export function activationDashboard(
+export function showDashboard(
   d: ActivationDashboard,
   opts: DashboardOptions = {},
 ): Displayable {
@@ -190,15 +190,15 @@ export interface FeatureCardData {
  *
  * @example
  * ```ts
- * import { featureCard } from "./dashboard_html.ts";
- * const card = featureCard({
+ * import { showFeatureCard } from "./dashboard_html.ts";
+ * const card = showFeatureCard({
  *   title: "mlp0tc[7829]",
  *   deembeddings: { top: [{ token: " rifles", value: 10.275 }], bottom: [{ token: "aters", value: -3.79 }] },
  * });
  * card.text.includes("+10.275"); // true
  * ```
  */
-export function featureCard(data: FeatureCardData, opts: DashboardOptions = {}): Displayable {
+export function showFeatureCard(data: FeatureCardData, opts: DashboardOptions = {}): Displayable {
   const parts: Displayable[] = [];
   const info: string[] = [];
   if (data.description) info.push(data.description);
@@ -215,7 +215,7 @@ export function featureCard(data: FeatureCardData, opts: DashboardOptions = {}):
     );
   }
   if (data.dashboard) {
-    parts.push(activationDashboard({ ...data.dashboard, title: undefined }, { ...opts }));
+    parts.push(showDashboard({ ...data.dashboard, title: undefined }, { ...opts }));
   }
   if (data.logits) parts.push(tokensTable(data.logits, "logits", { title: "Logit effects" }));
   if (data.logitValues) {

@@ -17,6 +17,7 @@ export * from "./jupyter.ts";
 export * from "./tokens_html.ts";
 export * from "./tables.ts";
 export * from "./charts.ts";
+export * from "./circuit_chart.ts";
 export * from "./dashboard_html.ts";
 export * from "./show.ts";
 export * from "./adapters.ts";

@@ -32,10 +32,8 @@
 import type { FeatureVector } from "../circuits/feature_vector.ts";
 import type { CircuitGraph } from "../circuits/graph.ts";
 import type { AllLayersEval, LayerEval } from "../transcoder/evals.ts";
+import { type CircuitGraphOptions, circuitGraphSvg, graphText } from "./circuit_chart.ts";
 import {
-  type CircuitGraphOptions,
-  circuitGraphSvg,
-  graphText,
   type HeatmapOptions,
   heatmapSvg,
   heatmapText,
@@ -47,13 +45,6 @@ import {
   scatterSvg,
   scatterText,
 } from "./charts.ts";
-import {
-  type ActivationDashboard,
-  activationDashboard,
-  type DashboardOptions,
-  featureCard,
-  type FeatureCardData,
-} from "./dashboard_html.ts";
 import { escapeHtml } from "./format.ts";
 import { Displayable, row, stack } from "./jupyter.ts";
 import {
@@ -307,48 +298,6 @@ export function showEval(
     })));
   }
   return stack(parts, { title });
-}
-
-/**
- * An activation-examples dashboard (see `activationDashboard`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { showDashboard } from "./show.ts";
- * const d = showDashboard({
- *   title: "mlp8tc[89]",
- *   firingFrequency: 0.001137,
- *   topExamples: [{ tokens: [" L", "115", "A", "1"], values: [0, 0, 8.62, 0], position: 2, example: 17, token: 40 }],
- * });
- * d.text; // "mlp8tc[89]\nFiring frequency: 0.1137%\nTop examples\n  Example 17, token 40: 8.62:  L115[[A]](8.62)1"
- * assert.ok(d.html.includes("<details open"));
- * ```
- */
-export function showDashboard(d: ActivationDashboard, opts: DashboardOptions = {}): Displayable {
-  return activationDashboard(d, opts);
-}
-
-/**
- * A feature card (see `featureCard`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { showFeatureCard } from "./show.ts";
- * const card = showFeatureCard({
- *   title: "mlp0tc[7829]",
- *   logFrequency: -2.944,
- *   logits: { top: [{ token: " rifles", value: 1.2 }], bottom: [{ token: "aters", value: -0.8 }] },
- *   ovNorms: [[1, 2], [3, 4]], // [layers][heads]
- * });
- * card.text.split("\n").slice(0, 3); // ["mlp0tc[7829]", "============", ""]
- * assert.ok(card.text.includes("log10 frequency: -2.944 (0.1138%)"));
- * assert.ok(card.text.includes("largest: L1H1 4.00"));
- * ```
- */
-export function showFeatureCard(d: FeatureCardData, opts: DashboardOptions = {}): Displayable {
-  return featureCard(d, opts);
 }
 
 /**

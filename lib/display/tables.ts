@@ -17,6 +17,7 @@ import {
   type FeatureVector,
   featureVectorString,
   formatContrib,
+  type PathCollection,
   pathString,
 } from "../circuits/feature_vector.ts";
 import type { AllLayersEval, LayerEval } from "../transcoder/evals.ts";
@@ -391,12 +392,12 @@ export function allLayersEvalTable(
  * ```
  */
 export function numberedPaths(
-  paths: readonly unknown[],
+  paths: PathCollection,
 ): { label: string; path: FeatureVector[] }[] {
   const out: { label: string; path: FeatureVector[] }[] = [];
   const isPath = (x: unknown): x is FeatureVector[] =>
     Array.isArray(x) && (x.length === 0 || !Array.isArray(x[0]));
-  const walk = (xs: readonly unknown[], prefix: string) => {
+  const walk = (xs: PathCollection, prefix: string) => {
     xs.forEach((x, i) => {
       if (isPath(x)) {
         if (x.length > 0) out.push({ label: `${prefix}[${i}]`, path: x });
@@ -440,7 +441,7 @@ function nodeChipHtml(fv: FeatureVector, root: boolean, tokens?: readonly string
  * ```
  */
 export function pathsTable(
-  paths: readonly unknown[],
+  paths: PathCollection,
   { title, limit, tokens }: {
     title?: string;
     limit?: number;

@@ -67,14 +67,20 @@ Deno.test("featureScores rejects bad input with exact messages", async () => {
 });
 
 Deno.test("exampleContext crops a window around the example", () => {
-  const c = exampleContext(rows, 1, 0, 3);
+  const c = exampleContext(rows, { row: 1, pos: 0, window: 3 });
   assert.equal(c.start, 0);
   assert.equal(c.end, 4);
   assert.equal(c.focus, 0);
   assert.deepEqual(c.tokens, rows.data.slice(12, 16));
   assert.equal(c.strings.length, 4);
-  const e = exampleContext(rows, 4, 11, 2);
+  const e = exampleContext(rows, { row: 4, pos: 11, window: 2 });
   assert.deepEqual([e.start, e.end, e.focus], [9, 12, 2]);
-  assert.throws(() => exampleContext(rows, 5, 0, 1), /row 5 out of range for 5 rows/);
-  assert.throws(() => exampleContext(rows, 0, 12, 1), /position 12 out of range/);
+  assert.throws(
+    () => exampleContext(rows, { row: 5, pos: 0, window: 1 }),
+    /row 5 out of range for 5 rows/,
+  );
+  assert.throws(
+    () => exampleContext(rows, { row: 0, pos: 12, window: 1 }),
+    /position 12 out of range/,
+  );
 });

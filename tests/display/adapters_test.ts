@@ -7,7 +7,7 @@ import {
   type FeatureStatsLike,
   summaryTable,
 } from "../../lib/display/adapters.ts";
-import { activationDashboard } from "../../lib/display/dashboard_html.ts";
+import { showDashboard } from "../../lib/display/dashboard_html.ts";
 import { histogramSvg } from "../../lib/display/charts.ts";
 import { tokensTable } from "../../lib/display/tables.ts";
 import { countInGroup } from "./fixtures.ts";
@@ -44,7 +44,7 @@ Deno.test("dashboardFromStats() builds the dashboard from stored examples", () =
   assert.deepEqual(e.tokens, [" w18", " w19", " w20", " w21", " w22"]);
   assert.equal(e.position, 2);
   assert.ok(Number.isNaN(e.values[0]) && e.values[2] === 9);
-  const view = activationDashboard(d);
+  const view = showDashboard(d);
   assert.ok(view.text.includes("Firing frequency: 0.2000%"));
   assert.ok(view.text.includes("Example 3, token 20: 9.00:  w18 w19[[ w20]](9.00) w21 w22"));
   assert.ok(

@@ -1,15 +1,13 @@
 /** Charts render headlessly to SVG with the expected marks; the graph is laid out by layer. */
 import assert from "node:assert/strict";
+import { circuitGraphSvg, graphText } from "../../lib/display/circuit_chart.ts";
+import { graphLayout, layerToFloat } from "../../lib/circuits/graph_layout.ts";
 import {
-  circuitGraphSvg,
-  graphLayout,
-  graphText,
   heatmapSvg,
   heatmapText,
   histogramBins,
   histogramSvg,
   histogramText,
-  layerToFloat,
   NEGATIVE_COLOR,
   POSITIVE_COLOR,
   scatterSvg,

@@ -1,6 +1,6 @@
 /** The activation-examples dashboard and the feature card, from plain data. */
 import assert from "node:assert/strict";
-import { activationDashboard, featureCard } from "../../lib/display/dashboard_html.ts";
+import { showDashboard, showFeatureCard } from "../../lib/display/dashboard_html.ts";
 import { interpolateColor } from "../../lib/display/format.ts";
 import { countInGroup, selfContained } from "./fixtures.ts";
 
@@ -28,8 +28,8 @@ const data = {
   ],
 };
 
-Deno.test("activationDashboard() shows frequency, collapsible bands and example headers", () => {
-  const d = activationDashboard(data);
+Deno.test("showDashboard() shows frequency, collapsible bands and example headers", () => {
+  const d = showDashboard(data);
   assert.ok(d.html.includes("Firing frequency: 0.1137%"));
   assert.equal((d.html.match(/<details/g) ?? []).length, 3);
   assert.equal((d.html.match(/<details open/g) ?? []).length, 1); // only the top examples
@@ -50,8 +50,8 @@ Deno.test("activationDashboard() shows frequency, collapsible bands and example 
   assert.ok(d.html.includes(`title="5.50" style="background-color:${c}`));
 });
 
-Deno.test("activationDashboard() text lists the same numbers", () => {
-  const d = activationDashboard(data, { window: 1, frequencyLabel: "Sparsity" });
+Deno.test("showDashboard() text lists the same numbers", () => {
+  const d = showDashboard(data, { window: 1, frequencyLabel: "Sparsity" });
   assert.equal(
     d.text,
     [
@@ -67,13 +67,13 @@ Deno.test("activationDashboard() text lists the same numbers", () => {
   );
   assert.ok(d.ansi!.includes("\x1b[48;2;"));
   assert.equal(
-    (activationDashboard(data, { openBands: true }).html.match(/<details open/g) ?? []).length,
+    (showDashboard(data, { openBands: true }).html.match(/<details open/g) ?? []).length,
     3,
   );
 });
 
-Deno.test("featureCard() combines examples, logit effects, de-embeddings and OV norms", () => {
-  const card = featureCard({
+Deno.test("showFeatureCard() combines examples, logit effects, de-embeddings and OV norms", () => {
+  const card = showFeatureCard({
     title: "mlp0tc[7829]",
     description: "rifles",
     logFrequency: -2.5,

@@ -1,7 +1,7 @@
 /** The one-call wrappers: every result type gets HTML and readable text. */
 import assert from "node:assert/strict";
+import { showDashboard } from "../../lib/display/dashboard_html.ts";
 import {
-  showDashboard,
   showEval,
   showGraph,
   showHeatmap,
