@@ -19,6 +19,7 @@ import { dot } from "../tensor/ops.ts";
 import type { CircuitContext } from "./context.ts";
 import type { Component, ContribType, FeatureVector } from "./feature_vector.ts";
 import { type FeatureFilter, matchesFilter } from "./filters.ts";
+import { decoderProducts, encoderColumn, headOvVector } from "./weight_products.ts";
 
 /**
  * The decoder pullback `W_dec v` `[d_sae]` of a layer's transcoder (mean-free rows by default).
@@ -47,21 +48,7 @@ export function decoderPullback(
   layer: number,
   v: ArrayLike<number>,
 ): Float64Array {
-  const tc = ctx.transcoder(layer);
-  const { d_sae: ds, d_out: d } = tc.cfg;
-  const W = tc.W_dec.data;
-  let mean = 0;
-  if (ctx.meanFreeDecoders) {
-    for (let k = 0; k < d; k++) mean += v[k];
-    mean /= d;
-  }
-  const out = new Float64Array(ds);
-  for (let j = 0; j < ds; j++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += W[j * d + k] * (v[k] - mean);
-    out[j] = s;
-  }
-  return out;
+  return decoderProducts(ctx.transcoder(layer), v, { meanFree: ctx.meanFreeDecoders });
 }
 
 /**
@@ -159,45 +146,6 @@ export function attnHeadContribs(
 }
 
 /**
- * `OV[l, h] v = W_V[h] (W_O[h] v)` `[d_model]`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { gpt2Config } from "../model/config.ts";
- * import { modelFromStateDict } from "../model/load.ts";
- * import { randomStateDict } from "../model/random_weights.ts";
- * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
- * import { CircuitContext } from "./context.ts";
- * import { ovPullback } from "./attribution.ts";
- * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 8 });
- * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0, 0.3));
- * const tcs = [0, 1].map((l) => Transcoder.random(mlpTranscoderConfig(l, { d_in: 8, d_sae: 16 }), l));
- * const ctx = await CircuitContext.create(model, tcs, [1, 2, 3, 4]);
- * const ov = ovPullback(ctx, 0, 1, [1, 0, 0, 0, 0, 0, 0, 0]);
- * ov.length; // 8 (d_model)
- * assert.deepEqual(ovPullback(ctx, 0, 1, [2, 0, 0, 0, 0, 0, 0, 0]), ov.map((x) => 2 * x)); // linear
- * ```
- */
-export function ovPullback(
-  ctx: CircuitContext,
-  layer: number,
-  head: number,
-  v: ArrayLike<number>,
-): Float64Array {
-  const { d_head: dh, d_model: d } = ctx.model.cfg;
-  const u = wOPullback(ctx, layer, v)[head];
-  const WV = ctx.weight(`blocks.${layer}.attn.W_V`); // [h, d, dh]
-  const out = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let s = 0;
-    for (let e = 0; e < dh; e++) s += WV[(head * d + i) * dh + e] * u[e];
-    out[i] = s;
-  }
-  return out;
-}
-
-/**
  * The embedding's contribution `(W_E[token] + W_pos[t]) . v`.
  *
  * @example
@@ -274,13 +222,10 @@ export function transcoderChildVector(
   ctx: CircuitContext,
   { layer, feature, token, scale }: TranscoderChild,
 ): Float64Array {
-  const tc = ctx.transcoder(layer);
-  const { d_in: d, d_sae: ds } = tc.cfg;
-  const W = tc.W_enc.data;
-  const out = new Float64Array(d);
-  for (let i = 0; i < d; i++) out[i] = W[i * ds + feature] * scale;
+  const out = encoderColumn(ctx.transcoder(layer), feature);
+  for (let i = 0; i < out.length; i++) out[i] *= scale;
   const c = ctx.lnConstant(out, layer, token, "ln2");
-  for (let i = 0; i < d; i++) out[i] *= c;
+  for (let i = 0; i < out.length; i++) out[i] *= c;
   return out;
 }
 
@@ -316,7 +261,7 @@ export function attnChildVector(
 ): Float64Array {
   const p = ctx.length, t = ctx.pos(token), s = ctx.pos(source);
   const pattern = ctx.cache.get(`blocks.${layer}.attn.hook_pattern`).data[(head * p + t) * p + s];
-  const out = ovPullback(ctx, layer, head, v);
+  const out = headOvVector(ctx.model, { layer, head }, v);
   for (let i = 0; i < out.length; i++) out[i] *= pattern;
   const c = ctx.lnConstant(out, layer, s, "ln1");
   for (let i = 0; i < out.length; i++) out[i] *= c;

@@ -12,4 +12,5 @@ export * from "./filters.ts";
 export * from "./paths.ts";
 export * from "./graph.ts";
 export * from "./graph_layout.ts";
+export * from "./weight_products.ts";
 export * from "./intervention.ts";

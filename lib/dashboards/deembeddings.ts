@@ -17,6 +17,9 @@ import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { FeatureVector } from "../circuits/feature_vector.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
+import { encoderColumn, type HeadRef, headOvVector } from "../circuits/weight_products.ts";
+/** Re-exported for dashboard.ts until it imports it from lib/circuits (TEMP). */
+export type { HeadRef };
 import { rankTokens, type TokenValue } from "./ranking.ts";
 
 /** A de-embedding: all values `[d_vocab]` and the top and bottom k tokens. */
@@ -26,89 +29,8 @@ export interface Deembedding {
   bottom: TokenValue[];
 }
 
-/** An attention head. */
-export interface HeadRef {
-  layer: number;
-  head: number;
-}
-
 function checkVector(v: ArrayLike<number>, d: number): void {
   if (v.length !== d) throw new RangeError(`vector has ${v.length} entries, expected d_model ${d}`);
-}
-
-function checkHead(model: HookedModel, { layer, head }: HeadRef): void {
-  const { n_layers: L, n_heads: H } = model.cfg;
-  if (!Number.isInteger(layer) || layer < 0 || layer >= L) {
-    throw new RangeError(`attention layer ${layer} out of range for n_layers ${L}`);
-  }
-  if (!Number.isInteger(head) || head < 0 || head >= H) {
-    throw new RangeError(`head ${head} out of range for n_heads ${H}`);
-  }
-}
-
-/**
- * The encoder column `W_enc[:, i]` `[d_in]` of a feature.
- *
- * @example
- * ```ts
- * import { encoderColumn } from "./deembeddings.ts";
- * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
- * import assert from "node:assert/strict";
- * const tc = Transcoder.random(mlpTranscoderConfig(0, { d_in: 4, d_sae: 8 }), 0);
- * const col = encoderColumn(tc, 3); // Float64Array(4)
- * assert.deepEqual(Array.from(col), [0, 1, 2, 3].map((k) => tc.W_enc.data[k * 8 + 3]));
- * ```
- */
-export function encoderColumn(tc: Transcoder, feature: number): Float64Array {
-  checkFeatureIndex(feature, tc.cfg.d_sae);
-  const { d_in: d, d_sae: S } = tc.cfg;
-  const W = tc.W_enc.data, out = new Float64Array(d);
-  for (let k = 0; k < d; k++) out[k] = W[k * S + feature];
-  return out;
-}
-
-/**
- * `OV[l, h] @ u = W_V[l, h] (W_O[l, h] u)` `[d_model]`: what head (l, h) must read at a source
- * token for its output to move along `u`.
- *
- * @example
- * ```ts
- * import { headOvVector } from "./deembeddings.ts";
- * import { gpt2Config } from "../model/config.ts";
- * import { modelFromStateDict } from "../model/load.ts";
- * import { randomStateDict } from "../model/random_weights.ts";
- * import assert from "node:assert/strict";
- * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 20, n_ctx: 4 });
- * const model = modelFromStateDict(cfg, randomStateDict(cfg, 0));
- * const u = Float64Array.from({ length: 8 }, (_, k) => k - 3.5);
- * const r = headOvVector(model, { layer: 0, head: 1 }, u);
- * r.length; // 8 (d_model)
- * // OV is linear:
- * const u2 = u.map((x) => 2 * x);
- * assert.deepEqual(headOvVector(model, { layer: 0, head: 1 }, u2), r.map((x) => 2 * x));
- * ```
- */
-export function headOvVector(model: HookedModel, ref: HeadRef, u: ArrayLike<number>): Float64Array {
-  checkHead(model, ref);
-  const { d_model: d, d_head: dh } = model.cfg;
-  checkVector(u, d);
-  const WO = model.param(`blocks.${ref.layer}.attn.W_O`).data; // [h, dh, d]
-  const WV = model.param(`blocks.${ref.layer}.attn.W_V`).data; // [h, d, dh]
-  const a = new Float64Array(dh);
-  for (let e = 0; e < dh; e++) {
-    const o = (ref.head * dh + e) * d;
-    let s = 0;
-    for (let k = 0; k < d; k++) s += WO[o + k] * u[k];
-    a[e] = s;
-  }
-  const out = new Float64Array(d);
-  for (let j = 0; j < d; j++) {
-    const o = (ref.head * d + j) * dh;
-    let s = 0;
-    for (let e = 0; e < dh; e++) s += WV[o + e] * a[e];
-    out[j] = s;
-  }
-  return out;
 }
 
 /**
@@ -208,7 +130,8 @@ export function featureVectorDeembedding(
  *
  * @example
  * ```ts
- * import { encoderColumn, featureOvNorms, headOvVector } from "./deembeddings.ts";
+ * import { featureOvNorms } from "./deembeddings.ts";
+ * import { encoderColumn, headOvVector } from "../circuits/weight_products.ts";
  * import { loadPretrained } from "../weights/pretrained.ts";
  * import assert from "node:assert/strict";
  * const { model, transcoders } = await loadPretrained("tiny");

@@ -21,7 +21,7 @@ import type { HookedModel } from "../model/hooked_model.ts";
 import { sliceRows, type Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { Progress } from "../train/progress.ts";
-import { encoderColumn } from "./deembeddings.ts";
+import { decoderProducts, encoderColumn } from "../circuits/weight_products.ts";
 import {
   checkRows,
   checkTranscoder,
@@ -63,22 +63,7 @@ export function vectorPullback(
   v: ArrayLike<number>,
   { k = 7, meanFree = false }: { k?: number; meanFree?: boolean } = {},
 ): Pullback {
-  const { d_sae: S, d_out: d } = tc.cfg;
-  if (v.length !== d) throw new RangeError(`vector has ${v.length} entries, expected d_out ${d}`);
-  const x = Float64Array.from(v as ArrayLike<number>);
-  if (meanFree) {
-    let m = 0;
-    for (let j = 0; j < d; j++) m += x[j];
-    m /= d;
-    for (let j = 0; j < d; j++) x[j] -= m;
-  }
-  const W = tc.W_dec.data, values = new Float64Array(S);
-  for (let i = 0; i < S; i++) {
-    const o = i * d;
-    let s = 0;
-    for (let j = 0; j < d; j++) s += W[o + j] * x[j];
-    values[i] = s;
-  }
+  const values = decoderProducts(tc, v, { meanFree });
   return { values, ...rankFeatures(values, k) };
 }
 
@@ -102,7 +87,7 @@ function checkOrder(upstream: Transcoder, downstream: Transcoder): void {
  * @example
  * ```ts
  * import { featurePullback, vectorPullback } from "./pullbacks.ts";
- * import { encoderColumn } from "./deembeddings.ts";
+ * import { decoderProducts, encoderColumn } from "../circuits/weight_products.ts";
  * import { loadPretrained } from "../weights/pretrained.ts";
  * import assert from "node:assert/strict";
  * const { transcoders } = await loadPretrained("tiny");
