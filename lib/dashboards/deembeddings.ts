@@ -13,11 +13,10 @@
  *
  * @module
  */
-import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { FeatureVector } from "../circuits/feature_vector.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
-import { encoderColumn, type HeadRef, headOvVector } from "../circuits/weight_products.ts";
+import { encoderColumn, headOvVector, type HeadRef } from "../circuits/weight_products.ts";
 /** Re-exported for dashboard.ts until it imports it from lib/circuits (TEMP). */
 export type { HeadRef };
 import { rankTokens, type TokenValue } from "./ranking.ts";

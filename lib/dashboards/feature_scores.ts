@@ -16,12 +16,12 @@
  *
  * @module
  */
+import { streamRows } from "./_row_stream.ts";
 import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
-import { sliceRows, type Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { tokenStrings } from "../tokenizer/gpt2_tokenizer.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
-import { Progress } from "../train/progress.ts";
 import {
   checkRows,
   checkTranscoder,
@@ -85,10 +85,9 @@ export async function featureColumns(
     ...encoderFeeds(tc),
     "columns:features": { dtype: "int32", shape: [F], data: Int32Array.from(features) },
   } as Record<string, Tensor>;
-  const progress = new Progress(`feature columns L${tc.layer}`, n * p, { unit: "tok", quiet });
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const res = await runProbe(model, sliceRows(rows, start, end), {
+  const label = `feature columns L${tc.layer}`;
+  await streamRows(rows, { batchSize, label, quiet }, async ({ rows: batch, start }) => {
+    const res = await runProbe(model, batch, {
       key: `columns:${encoderKey(tc)}:${F}`,
       stopAtLayer: tc.layer + 1,
       build(g, probe) {
@@ -98,9 +97,7 @@ export async function featureColumns(
       },
     }, feeds);
     out.set(res.columns.data as Float32Array, start * p * F);
-    progress.update(end * p);
-  }
-  progress.done();
+  });
   return { dtype: "float32", shape: [n, p, F], data: out };
 }
 
@@ -163,10 +160,9 @@ export async function featureScores(
     "raw:bias": { dtype: "float32", shape: [1], data: Float32Array.of(bias) },
   };
   const out = new Float32Array(n * p);
-  const progress = new Progress(`feature scores L${tc.layer}`, n * p, { unit: "tok", quiet });
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const res = await runProbe(model, sliceRows(rows, start, end), {
+  const label = `feature scores L${tc.layer}`;
+  await streamRows(rows, { batchSize, label, quiet }, async ({ rows: batch, start, end }) => {
+    const res = await runProbe(model, batch, {
       key: `raw:${encoderKey(tc)}`,
       stopAtLayer: tc.layer + 1,
       build(g, probe) {
@@ -180,9 +176,7 @@ export async function featureScores(
       },
     }, feeds);
     out.set(res.scores.data as Float32Array, start * p);
-    progress.update(end * p);
-  }
-  progress.done();
+  });
   return { dtype: "float32", shape: [n, p], data: out };
 }
 

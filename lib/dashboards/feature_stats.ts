@@ -32,11 +32,11 @@
  *
  * @module
  */
+import { streamRows } from "./_row_stream.ts";
 import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
-import { sliceRows, type Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
-import { Progress } from "../train/progress.ts";
 import {
   BIN_EDGES,
   binOf,
@@ -682,10 +682,8 @@ export async function computeFeatureStats(
 
   const feeds = encoderFeeds(tc);
   let K = maxActive;
-  const progress = new Progress(`feature stats L${tc.layer}`, n * p, { unit: "tok", quiet });
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const batch = sliceRows(rows, start, end);
+  const label = `feature stats L${tc.layer}`;
+  await streamRows(rows, { batchSize, label, quiet }, async ({ rows: batch, start }) => {
     let res: Record<string, Tensor>;
     for (;;) {
       const k = K;
@@ -729,8 +727,7 @@ export async function computeFeatureStats(
       }
     }
     stats.maxActiveUsed = Math.max(stats.maxActiveUsed, K);
-    progress.update(end * p, { L0: stats.meanL0, K, overflow: stats.overflowTokens });
-  }
-  progress.done();
+    return { L0: stats.meanL0, K, overflow: stats.overflowTokens };
+  });
   return stats;
 }

@@ -13,14 +13,14 @@
  *
  * @module
  */
+import { streamRows } from "./_row_stream.ts";
 import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import { transcoderIxG } from "../circuits/attribution.ts";
 import type { CircuitContext } from "../circuits/context.ts";
 import type { Value } from "../graph/ir.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
-import { sliceRows, type Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
-import { Progress } from "../train/progress.ts";
 import { decoderProducts, encoderColumn } from "../circuits/weight_products.ts";
 import {
   checkRows,
@@ -238,12 +238,9 @@ export async function meanIxG(
     "ixg:feature": { dtype: "int32", shape: [1], data: Int32Array.of(feature) },
     "ixg:threshold": { dtype: "float32", shape: [1], data: Float32Array.of(threshold) },
   };
-  const progress = new Progress(`mean IxG L${upstream.layer}->L${downstream.layer}`, n * p, {
-    unit: "tok",
-    quiet,
-  });
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize), b = end - start;
+  const label = `mean IxG L${upstream.layer}->L${downstream.layer}`;
+  await streamRows(rows, { batchSize, label, quiet }, async ({ rows: batch, start, end }) => {
+    const b = end - start;
     if (mask) {
       feeds["ixg:mask"] = {
         dtype: "float32",
@@ -251,7 +248,7 @@ export async function meanIxG(
         data: mask.subarray(start * p, end * p),
       };
     }
-    const res = await runProbe(model, sliceRows(rows, start, end), {
+    const res = await runProbe(model, batch, {
       key: `ixg:${encoderKey(upstream)}:${encoderKey(downstream)}:${mask ? "mask" : "fire"}`,
       stopAtLayer: downstream.layer + 1,
       build(g, probe) {
@@ -275,9 +272,7 @@ export async function meanIxG(
       fires[j] += fz[j];
     }
     selected += (res.selected.data as Float32Array)[0];
-    progress.update(end * p);
-  }
-  progress.done();
+  });
   const values = new Float64Array(S), meanOverFiring = new Float64Array(S);
   const firingFraction = new Float64Array(S);
   for (let j = 0; j < S; j++) {
