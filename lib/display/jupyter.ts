@@ -260,7 +260,7 @@ export async function show(x: unknown, { print, plain = false }: ShowOptions = {
   if (kernel) {
     const bundle = isJupyterDisplayable(x) ? await x[JUPYTER_DISPLAY]() : undefined;
     await kernel.display(bundle ?? x, { raw: bundle !== undefined });
-    await flushOutputs(kernel, bundle === undefined ? 256 : JSON.stringify(bundle).length);
+    await flushKernel(kernel, bundle === undefined ? 256 : JSON.stringify(bundle).length);
     return;
   }
   const out = print ?? ((t: string) => console.log(t));
@@ -289,7 +289,7 @@ export async function print(...parts: unknown[]): Promise<void> {
   const text = parts.map((p) => (typeof p === "string" ? p : Deno.inspect(p))).join(" ");
   console.log(text);
   const kernel = jupyterKernel();
-  if (kernel) await flushOutputs(kernel, text.length);
+  if (kernel) await flushKernel(kernel, text.length);
 }
 
 let flusher: OutputFlusher | undefined;
@@ -300,18 +300,25 @@ let flusher: OutputFlusher | undefined;
  * drains concurrently with the cell's end, so without this the last outputs of a cell can
  * arrive after the cell is reported idle, and headless runners (nbconvert) drop them: see
  * docs/notebooks.md. It watches the kernel's IOPub socket for a marker sent after the outputs;
- * where that is impossible it waits `FALLBACK_MS` plus `bytes` at `FALLBACK_BYTES_PER_MS`.
- * Call it at the end of a cell that printed with `console.log`; `show` and `print` call it.
- * Resolves true when the watcher saw the outputs written, false after a timed wait.
+ * where that is impossible it waits a moment instead. `show` and `print` call it; call it at the
+ * end of a cell that printed with `console.log`. Resolves true when the watcher saw the outputs
+ * written, false after a timed wait, and false at once outside the kernel.
  *
  * @example
  * ```ts
- * import { flushOutputs, jupyterKernel } from "./jupyter.ts";
- * const kernel = jupyterKernel(); // undefined outside the kernel
- * if (kernel) await flushOutputs(kernel);
+ * import assert from "node:assert/strict";
+ * import { flushOutputs } from "./jupyter.ts";
+ * console.log("a line");
+ * assert.equal(await flushOutputs(), false); // outside the kernel there is nothing to wait for
  * ```
  */
-export async function flushOutputs(kernel: DenoJupyter, bytes = 0): Promise<boolean> {
+export function flushOutputs(): Promise<boolean> {
+  const kernel = jupyterKernel();
+  return kernel ? flushKernel(kernel, 0) : Promise.resolve(false);
+}
+
+/** `flushOutputs` after an output of about `bytes` (the fallback waits longer for large ones). */
+async function flushKernel(kernel: DenoJupyter, bytes: number): Promise<boolean> {
   flusher ??= new OutputFlusher(kernel);
   if (await flusher.flush()) return true;
   await new Promise((r) => setTimeout(r, FALLBACK_MS + bytes / FALLBACK_BYTES_PER_MS));

@@ -15,14 +15,13 @@ const path = fileURLToPath(
 );
 const cells = [
   `import { print, show } from "../../mod.ts";
-import { displayable, flushOutputs, jupyterKernel } from "../../lib/display/mod.ts";
+import { displayable, flushOutputs, inJupyter } from "../../lib/display/mod.ts";
 await show(displayable("<b>7.52</b>", "7.52"));
 await print("a <b>", 1, { k: [2] });`,
-  `const kernel = jupyterKernel();
-await print(\`watched \${kernel ? await flushOutputs(kernel) : true}\`);`,
+  `await print(\`watched \${inJupyter() ? await flushOutputs() : true}\`);`,
   'await show(displayable(`<p>${"x".repeat(2_000_000)}</p>`, "two megabytes"));',
   `console.log("a plain line, flushed");
-const flushed = kernel ? await flushOutputs(kernel) : undefined;`,
+const flushed = await flushOutputs();`,
 ];
 
 Deno.test("show() and print() send exact outputs in the kernel and wait until they are written", async () => {
