@@ -70,13 +70,13 @@ async function demo(values: OptionValues<typeof DEMO_COMMAND.options>): Promise<
   );
 
   const tokens = model.toTokens(values.prompt);
-  console.log(`\nPrompt: ${JSON.stringify(values.prompt)} -> ${tokens.length} tokens`);
+  console.log(`\nPrompt: ${JSON.stringify(values.prompt)} -> ${tokens.shape[1]} tokens`);
   console.log(`  ${model.toStrTokens(tokens).map((s) => JSON.stringify(s)).join(" ")}`);
 
   const t0 = performance.now();
   const { logits, cache } = await model.runWithCache(tokens);
   const ms = performance.now() - t0;
-  const V = c.d_vocab, p = tokens.length;
+  const V = c.d_vocab, p = tokens.shape[1];
   const last = (logits!.data as Float32Array).subarray((p - 1) * V, p * V);
   let max = -Infinity;
   for (const x of last) max = Math.max(max, x);

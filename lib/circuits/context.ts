@@ -9,7 +9,8 @@
  *
  * @module
  */
-import type { HookedModel } from "../model/hooked_model.ts";
+import { type HookedModel, singleSequence } from "../model/hooked_model.ts";
+import type { TokenBatch } from "../model/tokens.ts";
 import type { ActivationCache } from "../model/activation_cache.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
@@ -139,12 +140,12 @@ export class CircuitContext {
   static async create(
     model: HookedModel,
     transcoders: readonly (Transcoder | undefined)[],
-    prompt: string | ArrayLike<number>,
+    prompt: string | ArrayLike<number> | TokenBatch,
     { meanFreeDecoders = true }: CircuitContextOptions = {},
   ): Promise<CircuitContext> {
-    const tokens = typeof prompt === "string"
-      ? model.toTokens(prompt)
-      : Int32Array.from(prompt as ArrayLike<number>);
+    const tokens = Int32Array.from(
+      typeof prompt === "string" ? model.toTokens(prompt).data : singleSequence(prompt),
+    );
     const byLayer: (Transcoder | undefined)[] = new Array(model.cfg.n_layers).fill(undefined);
     for (const tc of transcoders) {
       if (!tc) continue;

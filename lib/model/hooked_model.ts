@@ -196,7 +196,7 @@ const EXTENSION_PREFIX = "extension:";
  * import assert from "node:assert/strict";
  * import { loadPretrained } from "../weights/pretrained.ts";
  * const { model } = await loadPretrained("tiny"); // the committed 4-layer model, d_model 96
- * const tokens = model.toTokens("Hello world"); // Int32Array [50256, 15496, 995], BOS first
+ * const tokens = model.toTokens("Hello world"); // [1, 3]: [[50256, 15496, 995]], BOS first
  * const { logits, cache } = await model.runWithCache(tokens, { names: ["blocks.0.hook_mlp_out"] });
  * cache.get("blocks.0.hook_mlp_out").shape; // [1, 3, 96]: [batch, pos, d_model]
  * assert.deepEqual(cache.get("blocks.0.hook_mlp_out").shape, [1, 3, 96]);
@@ -229,22 +229,26 @@ export class HookedModel {
   // ---- tokenizer -------------------------------------------------------------------------
 
   /**
-   * Tokenizes text (BOS first unless `prependBos: false`). A list of texts gives a
-   * `[batch, pos]` tensor and needs texts of equal token length.
+   * Tokenizes text into a `[batch, pos]` int32 tensor, as TransformerLens's `to_tokens`: one text
+   * gives `[1, pos]`, a list of texts `[texts, pos]` (they must have the same token length). BOS
+   * comes first unless `prependBos: false`. `.data` is the flat token ids.
    */
-  toTokens(text: string, options?: { prependBos?: boolean }): Int32Array;
-  toTokens(texts: readonly string[], options?: { prependBos?: boolean }): TokenBatch;
-  toTokens(
-    text: string | readonly string[],
-    options: { prependBos?: boolean } = {},
-  ): Int32Array | TokenBatch {
-    if (typeof text === "string") return encodeText(text, options);
-    return toTokenBatch(text.map((t) => encodeText(t, options)), this.cfg.d_vocab, Infinity);
+  toTokens(text: string | readonly string[], options: { prependBos?: boolean } = {}): TokenBatch {
+    const texts = typeof text === "string" ? [text] : text;
+    return toTokenBatch(texts.map((t) => encodeText(t, options)), this.cfg.d_vocab, Infinity);
   }
 
-  /** The text of each token of a text or of a token sequence. */
-  toStrTokens(input: string | ArrayLike<number>, options: { prependBos?: boolean } = {}): string[] {
-    return tokenStrings(typeof input === "string" ? encodeText(input, options) : input);
+  /**
+   * The text of each token of a text, of a token sequence, or of a `[1, pos]` batch (what
+   * `toTokens` returns for one text).
+   */
+  toStrTokens(
+    input: string | ArrayLike<number> | TokenBatch,
+    options: { prependBos?: boolean } = {},
+  ): string[] {
+    return tokenStrings(
+      typeof input === "string" ? encodeText(input, options) : singleSequence(input),
+    );
   }
 
   /** Decodes tokens to text. */
@@ -345,7 +349,7 @@ export class HookedModel {
    * the last `n_ctx` tokens is run at a fixed length, so one compiled graph serves every step.
    */
   async generate(
-    prompt: string | ArrayLike<number>,
+    prompt: string | ArrayLike<number> | TokenBatch,
     { maxNewTokens = 20, greedy = false, topK = 40, temperature = 1, seed = 0, stopAtEos = false }:
       {
         maxNewTokens?: number;
@@ -356,7 +360,9 @@ export class HookedModel {
         stopAtEos?: boolean;
       } = {},
   ): Promise<string> {
-    const ids = typeof prompt === "string" ? Array.from(this.toTokens(prompt)) : Array.from(prompt);
+    const ids = typeof prompt === "string"
+      ? Array.from(encodeText(prompt))
+      : Array.from(singleSequence(prompt));
     if (ids.length === 0) throw new RangeError("generate needs a non-empty prompt");
     if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
     const start = ids.length;
@@ -707,4 +713,14 @@ function normalisePatches(
     out.set(name, norm);
   }
   return out;
+}
+
+/** The token ids of one sequence: a list of ids, or a `[1, pos]` batch. */
+export function singleSequence(tokens: ArrayLike<number> | TokenBatch): ArrayLike<number> {
+  if (!("shape" in tokens && "data" in tokens)) return tokens as ArrayLike<number>;
+  const t = tokens as TokenBatch;
+  if (t.shape.length === 2 && t.shape[0] !== 1) {
+    throw new RangeError(`expected one sequence, got a batch of ${t.shape[0]} [${t.shape}]`);
+  }
+  return t.data;
 }
