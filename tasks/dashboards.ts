@@ -1,8 +1,10 @@
 /**
  * `deno task dashboards`: statistics of every feature of one layer's transcoder over a corpus,
  * in one streaming pass (or loaded, or merged from shards), and one self-contained static HTML
- * report of feature dashboards: firing frequency, histogram, top examples with highlighted
- * tokens, collapsible activation bands, direct logit effects, de-embeddings and OV norms.
+ * report of feature dashboards (`renderDashboardReport` of lib/display: each feature's section
+ * is what `showDashboard` shows in a notebook): firing frequency, histogram, top examples with
+ * highlighted tokens, collapsible activation bands, direct logit effects, de-embeddings and OV
+ * norms.
  *
  * @module
  */
@@ -22,16 +24,16 @@ import {
   loadFeatureStats,
   mergeAllFeatureStats,
   saveFeatureStats,
-  tensorFingerprint,
 } from "../lib/dashboards/mod.ts";
-import { writeFileAtomic } from "../lib/formats/mod.ts";
+import { tensorFingerprint } from "../lib/dashboards/fingerprint.ts";
+import { type FeatureIndexRow, renderDashboardReport } from "../lib/display/dashboard_report.ts";
+import { writeFileAtomic } from "../lib/formats/safetensors.ts";
 import { sliceRows } from "../lib/tensor/mod.ts";
 import { BOS_TOKEN_ID } from "../lib/tokenizer/mod.ts";
 import { loadTranscoders } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
-import { type FeatureIndexRow, renderDashboardReport } from "./dashboards_html.ts";
 
 /** The command line of `deno task dashboards`. */
 export const DASHBOARDS_COMMAND = {

@@ -1,11 +1,15 @@
 /**
- * Feature dashboards as plain data: for each chosen feature of a layer, its summary numbers and
- * histogram, top examples and activation-band examples with their context tokens and the
- * feature's activation on every shown token, direct logit effects and de-embeddings. Display
- * code (the HTML report of `deno task dashboards`, Jupyter rendering) only formats this.
+ * Feature dashboards as plain data: `FeatureDashboard`, the one dashboard type, which
+ * `lib/display` renders inline in a notebook (`showDashboard`) and as the static HTML report of
+ * `deno task dashboards` (`renderDashboardReport`). It holds a feature's summary numbers, top
+ * examples and activation-band examples with their context tokens and the feature's activation
+ * on every shown token, and optionally its activation histogram, direct logit effects and their
+ * histogram, de-embeddings (direct and through attention heads) and OV norms.
  *
- * The context activations are recomputed with one pass over just the rows the examples come
- * from (all chosen features' columns at once, `featureColumns`).
+ * `buildFeatureDashboards` fills every part from layer statistics and the transcoder: the
+ * context activations are recomputed with one pass over just the rows the examples come from
+ * (all chosen features' columns at once, `featureColumns`). `dashboardFromStats`
+ * (`lib/display/adapters.ts`) fills the statistics' parts only.
  *
  * @module
  */
@@ -13,45 +17,93 @@ import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { featureColumns } from "./feature_scores.ts";
-import type {
-  ActivationBand,
-  FeatureExample,
-  FeatureSummary,
-  LayerFeatureStats,
-} from "./feature_stats.ts";
-import { type Deembedding, featureInputAnalysis, type HeadRef } from "./deembeddings.ts";
-import { featureLogitEffects, type LogitEffects } from "./logit_effects.ts";
+import type { FeatureExample, FeatureSummary, LayerFeatureStats } from "./feature_stats.ts";
+import type { HeadRef } from "../circuits/weight_products.ts";
+import { type Deembedding, featureInputAnalysis } from "./deembeddings.ts";
+import { featureLogitEffects } from "./logit_effects.ts";
+import type { TokenValue, ValueHistogram } from "./ranking.ts";
 
 /** An example with its context: tokens `[start, end)` of its row and the activations there. */
 export interface DashboardExample extends FeatureExample {
-  /** First position shown. */
+  /** First position shown (`pos - focus`). */
   start: number;
-  ids: Int32Array;
-  strings: string[];
-  /** The feature's activation on each shown token. */
-  acts: Float32Array;
-  /** Index of the example's token in `ids`. */
+  /** Token ids of the shown tokens, when known. */
+  ids?: Int32Array;
+  /** Text of the shown tokens. */
+  strings: readonly string[];
+  /** The feature's activation on each shown token (NaN where unknown). */
+  acts: ArrayLike<number>;
+  /** Index of the example's token in `strings`. */
   focus: number;
 }
 
-/** One feature's dashboard. */
+/** An activation band `low < value <= high`, its share of the firing tokens and examples. */
+export interface DashboardBand {
+  /** Lower bound (exclusive). */
+  low: number;
+  /** Upper bound (inclusive). */
+  high: number;
+  /** Fraction (0..1) of the feature's firing tokens in the band. */
+  fraction: number;
+  /** Examples in the band, highest value first. */
+  examples: DashboardExample[];
+}
+
+/** The largest (`top`, largest first) and smallest (`bottom`, smallest first) tokens. */
+export interface TokenRanking {
+  top: TokenValue[];
+  bottom: TokenValue[];
+}
+
+/** Direct logit effects `W_dec[i] @ W_U`: top and bottom tokens, and optionally a histogram. */
+export interface DashboardLogits extends TokenRanking {
+  /** Histogram of the effects on all d_vocab tokens. */
+  histogram?: ValueHistogram;
+}
+
+/** The de-embedding through one attention head, and the head's OV norm. */
+export interface HeadDeembedding extends HeadRef {
+  /** `||OV[layer, head] W_enc[:, i]||`. */
+  norm: number;
+  /** Top and bottom tokens of `W_E OV W_enc[:, i]`. */
+  deembedding: TokenRanking;
+}
+
+/** What feeds a feature: each part optional. */
+export interface DashboardInputs {
+  /** Direct de-embedding `W_E @ W_enc[:, i]`. */
+  direct?: TokenRanking;
+  /** OV de-embedding norms `[layer + 1][n_heads]`. */
+  ovNorms?: ArrayLike<number>[];
+  /** De-embeddings through the heads with the largest OV norms. */
+  heads?: HeadDeembedding[];
+}
+
+/**
+ * One feature's dashboard: what a notebook shows inline and the report shows per feature. The
+ * summary, top examples and bands are always there; every other part is optional.
+ */
 export interface FeatureDashboard {
+  /** The transcoder's layer. */
   layer: number;
+  /** The feature index. */
   feature: number;
+  /** Heading (default `mlp{layer}tc[{feature}]`). */
+  title?: string;
+  /** Free text under the title (e.g. an interpretation). */
+  description?: string;
+  /** Firing count and frequency, mean, std, max and quantiles over the firing tokens. */
   summary: FeatureSummary;
-  /** Log-spaced histogram of the firing activations (`activation_bins.ts`). */
-  histogram: { edges: Float64Array; counts: Float64Array };
+  /** Histogram of the firing activations in the fixed log-spaced bins of `LayerFeatureStats`. */
+  histogram?: ValueHistogram;
+  /** The strongest examples, highest first. */
   topExamples: DashboardExample[];
-  bands: (Omit<ActivationBand, "examples"> & { examples: DashboardExample[] })[];
+  /** Activation bands, highest first. */
+  bands: DashboardBand[];
   /** Direct logit effects (without the full `[d_vocab]` vector). */
-  logits: Omit<LogitEffects, "values">;
-  /** Direct de-embedding, OV norms `[layer + 1][n_heads]` and de-embeddings through the heads
-   * with the largest OV norms (top and bottom tokens only). */
-  inputs: {
-    direct: Omit<Deembedding, "values">;
-    ovNorms: Float64Array[];
-    heads: (HeadRef & { norm: number; deembedding: Omit<Deembedding, "values"> })[];
-  };
+  logits?: DashboardLogits;
+  /** De-embeddings and OV norms. */
+  inputs?: DashboardInputs;
 }
 
 /** Options of `buildFeatureDashboards`. */
@@ -80,6 +132,7 @@ export interface FeatureDashboardOptions {
  * import { buildFeatureDashboards } from "./dashboard.ts";
  * import { computeFeatureStats } from "./feature_stats.ts";
  * import { loadPretrained } from "../weights/pretrained.ts";
+ * import { showDashboard } from "../display/dashboard_html.ts";
  * import assert from "node:assert/strict";
  * const { model, transcoders } = await loadPretrained("tiny");
  * const tc = transcoders[0]!;
@@ -89,10 +142,14 @@ export interface FeatureDashboardOptions {
  * const ex = d.topExamples[0]; // the strongest example, with 1 token of context on each side
  * ex.strings; // ["The", " Congress", " and"]
  * ex.acts; // Float32Array [0, 0.48, 0]: the feature's activation on each shown token
- * d.logits.top.map((t) => t.str); // ["manship", "ors", "ion"]: what it promotes directly
- * d.inputs.direct.top.map((t) => t.str); // [" State", " Congress", " Government"]
+ * d.logits?.top.map((t) => t.str); // ["manship", "ors", "ion"]: what it promotes directly
+ * d.inputs?.direct?.top.map((t) => t.str); // [" State", " Congress", " Government"]
  * assert.deepEqual(ex.strings, ["The", " Congress", " and"]);
  * assert.ok(Math.abs(ex.acts[ex.focus] - ex.value) < 1e-6);
+ * assert.equal(d.inputs?.heads?.length, 2); // the two heads with the largest OV norms
+ * // Inline in a notebook (and the same HTML in the report of `deno task dashboards`):
+ * const view = showDashboard(d);
+ * assert.ok(view.text.includes("Top logit tokens") && view.html.includes("<details open"));
  * ```
  */
 export async function buildFeatureDashboards(
@@ -158,10 +215,10 @@ export async function buildFeatureDashboards(
     return { ...e, start: c.start, ids: c.tokens, strings: c.strings, acts, focus: c.focus };
   };
   return picked.map((p, fIndex) => {
-    const { values: _, ...logits } = featureLogitEffects(model, tc, p.feature, { k });
+    const { top, bottom, histogram } = featureLogitEffects(model, tc, p.feature, { k });
     const a = featureInputAnalysis(model, tc, p.feature, { k, attnK });
-    const ranked = ({ top, bottom }: Deembedding) => ({ top, bottom });
-    const inputs = {
+    const ranked = ({ top, bottom }: Deembedding): TokenRanking => ({ top, bottom });
+    const inputs: DashboardInputs = {
       direct: ranked(a.direct),
       ovNorms: a.ovNorms,
       heads: a.heads.map((h) => ({
@@ -181,7 +238,7 @@ export async function buildFeatureDashboards(
         ...b,
         examples: b.examples.map((e) => withContext(e, fIndex)),
       })),
-      logits,
+      logits: { top, bottom, histogram },
       inputs,
     };
   });

@@ -19,5 +19,6 @@ export * from "./tables.ts";
 export * from "./charts.ts";
 export * from "./circuit_chart.ts";
 export * from "./dashboard_html.ts";
+export * from "./dashboard_report.ts";
 export * from "./show.ts";
 export * from "./adapters.ts";

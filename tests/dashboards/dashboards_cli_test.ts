@@ -1,16 +1,19 @@
 /**
  * `deno task dashboards` as a subprocess on a temporary tiny model and transcoder folder: the
- * report is one self-contained HTML file with the expected feature sections; statistics are
- * saved, reused, computed in shards and merged; bad options fail with clear messages.
+ * report is one self-contained HTML file whose feature sections are exactly what
+ * `showDashboard` shows inline for the same dashboards, with an index whose links all land on a
+ * section; statistics are saved, reused, computed in shards and merged; bad options fail with
+ * clear messages.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Transcoder } from "../../mod.ts";
-import { loadFeatureStats } from "../../lib/dashboards/mod.ts";
+import { loadModel, Transcoder } from "../../mod.ts";
+import { buildFeatureDashboards, loadFeatureStats } from "../../lib/dashboards/mod.ts";
+import { showDashboard } from "../../lib/display/dashboard_html.ts";
 import { gpt2Config } from "../../lib/model/mod.ts";
 import { randn, Rng } from "../../lib/tensor/mod.ts";
 import { exportHfFolder, initialLmParams } from "../../lib/train/mod.ts";
-import { saveTranscoderFolder } from "../../lib/transcoder/mod.ts";
+import { loadTranscoders, saveTranscoderFolder } from "../../lib/transcoder/mod.ts";
 
 const TASK = new URL("../../tasks/dashboards.ts", import.meta.url).pathname;
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -73,27 +76,46 @@ Deno.test("deno task dashboards writes a self-contained report, and shards merge
     assert.doesNotMatch(html, /<script|<link|@import|url\(/i);
     const sections = [...html.matchAll(/<section id="feature-(\d+)">/g)].map((m) => Number(m[1]));
     assert.equal(sections.length, 3);
-    for (const f of sections) assert.ok(html.includes(`href="#feature-${f}"`));
+    // Every link lands on an element of the page.
+    const ids = new Set([...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]));
+    const links = [...html.matchAll(/href="#([^"]+)"/g)].map((m) => m[1]);
+    for (const f of sections) assert.ok(links.includes(`feature-${f}`), `no link to ${f}`);
+    for (const l of links) assert.ok(ids.has(l), `#${l} links to nothing`);
     for (
       const s of [
         "Firing frequency:",
-        "Top activating examples",
-        "<details><summary>Between",
+        "Activation histogram (log-spaced bins)",
+        "<details open",
+        '<summary style="cursor:pointer">Between',
         "Direct logit effects",
-        "De-embeddings",
+        "De-embeddings (W_E W_enc[:, i])",
+        "Through head",
         "OV de-embedding norms",
-        'class="focus"',
+        "outline:1px solid #555", // the example's token
         "<svg",
       ]
     ) assert.ok(html.includes(s), `missing ${s}`);
     const stats = await loadFeatureStats(statsPath);
     assert.equal(stats.tokens, 768);
     assert.equal(stats.layer, 1);
+    // Each section is the inline dashboard of the same feature, built the same way.
+    const model = await loadModel(modelDir);
+    const tc = (await loadTranscoders(join(modelDir, "transcoders"))).find((t) => t.layer === 1)!;
+    const built = await buildFeatureDashboards(model, tc, stats, sections, {
+      window: 3,
+      topExamples: 4,
+    });
+    for (const d of built) {
+      assert.equal(d.topExamples.length, Math.min(4, stats.topExamples(d.feature).length));
+      assert.ok(d.topExamples.every((e) => e.strings.length <= 7));
+      const section = `<section id="feature-${d.feature}">${showDashboard(d).html}</section>`;
+      assert.ok(html.includes(section), `the section of feature ${d.feature} differs`);
+    }
     // live:3 is a sample spread over the live features; the index lists every feature.
     const live = [...stats.liveFeatures()];
     assert.deepEqual(sections, [0, 1, 2].map((i) => live[Math.floor((i * live.length) / 3)]));
     const index = /<details id="index">[\s\S]*?<\/details>/.exec(html)![0];
-    const fired = [...index.matchAll(/<tr><td class="num">(?:<a href="#feature-(\d+)">)?(\d+)/g)];
+    const fired = [...index.matchAll(/<tr><td[^>]*>(?:<a href="#feature-(\d+)">)?(\d+)/g)];
     const firing = Array.from({ length: stats.dSae }, (_, i) => i).filter((i) =>
       stats.frequency(i) > 0
     );

@@ -1,6 +1,10 @@
-/** Small hand-made circuit data shared by the display tests (the walkthrough's feature 89). */
+/**
+ * Small hand-made circuit data and feature dashboards shared by the display tests (the
+ * walkthrough's feature 89).
+ */
 import type { Component, FeatureVector } from "../../lib/circuits/feature_vector.ts";
 import { type CircuitGraph, edgeKey } from "../../lib/circuits/graph.ts";
+import type { DashboardExample, FeatureDashboard } from "../../lib/dashboards/dashboard.ts";
 
 /** A feature vector with one component. */
 export function fv(
@@ -67,4 +71,89 @@ export function countInGroup(svg: string, label: string, tag: string): number {
 /** True when the HTML loads nothing from outside (no scripts, sources, links or CSS URLs). */
 export function selfContained(html: string): boolean {
   return !/<script|\ssrc=|\shref=|url\(|@import|<link/i.test(html);
+}
+
+/** A dashboard example: `n` tokens, the example's token `<A>` at `pos`, 0.5 just before it. */
+export function dashboardExample(
+  n: number,
+  pos: number,
+  value: number,
+  row: number,
+): DashboardExample {
+  return {
+    row,
+    pos: pos + 100,
+    value,
+    start: 100,
+    strings: Array.from({ length: n }, (_, i) => (i === pos ? "<A>" : ` w${i}`)),
+    acts: Array.from({ length: n }, (_, i) => (i === pos ? value : i === pos - 1 ? 0.5 : 0)),
+    focus: pos,
+  };
+}
+
+/**
+ * The walkthrough's feature mlp8tc[89] as a dashboard with only the statistics' parts (what
+ * `dashboardFromStats` gives): summary, top examples and two bands, one of them empty.
+ */
+export function statsDashboard(): FeatureDashboard {
+  return {
+    layer: 8,
+    feature: 89,
+    summary: {
+      feature: 89,
+      count: 14,
+      frequency: 0.001137,
+      logFrequency: -2.944,
+      mean: 3.1,
+      std: 1.2,
+      max: 8.62,
+      quantiles: [{ q: 0.5, value: 2.9 }, { q: 0.9, value: 7.25 }],
+    },
+    topExamples: [dashboardExample(30, 20, 8.62, 5)],
+    bands: [
+      {
+        low: 4.31,
+        high: 8.62,
+        fraction: 0.125,
+        examples: [dashboardExample(30, 20, 5.5, 7), dashboardExample(30, 3, 4.4, 9)],
+      },
+      { low: 0, high: 4.31, fraction: 0.875, examples: [] },
+    ],
+  };
+}
+
+/**
+ * `statsDashboard()` with every optional part: title, description, the activation histogram
+ * (log-spaced bins, firing in three of them), logit effects with their histogram (5 nonempty
+ * bins), direct and head de-embeddings, and OV norms of 2 layers x 2 heads.
+ */
+export function fullDashboard(): FeatureDashboard {
+  const tok = (token: number, str: string, value: number) => ({ token, str, value });
+  return {
+    ...statsDashboard(),
+    title: "digits <after> L",
+    description: "fires on a digit after a capital letter",
+    histogram: {
+      edges: Float64Array.from([0, 1, 2, 4, 8, 16, Infinity]),
+      counts: Float64Array.from([0, 0, 3, 0, 11, 0]),
+    },
+    logits: {
+      top: [tok(1, " guns", 1.25), tok(2, " rifles", 0.75)],
+      bottom: [tok(3, " the", -0.5)],
+      histogram: {
+        edges: Float64Array.from([-0.6, -0.2, 0.2, 0.6, 1, 1.4]),
+        counts: Float64Array.from([4, 40, 7, 2, 1]),
+      },
+    },
+    inputs: {
+      direct: { top: [tok(4, " rifles", 10.275)], bottom: [tok(5, "aters", -3.79)] },
+      ovNorms: [Float64Array.from([1, 2]), Float64Array.from([3, 4])],
+      heads: [{
+        layer: 1,
+        head: 1,
+        norm: 4,
+        deembedding: { top: [tok(6, " L", 2.5)], bottom: [tok(7, " x", -1)] },
+      }],
+    },
+  };
 }

@@ -14,7 +14,15 @@ import {
 } from "../../lib/display/show.ts";
 import { Displayable, JUPYTER_DISPLAY } from "../../lib/display/jupyter.ts";
 import type { LayerEval } from "../../lib/transcoder/evals.ts";
-import { attn, countInGroup, mlp0, root, selfContained, smallGraph } from "./fixtures.ts";
+import {
+  attn,
+  countInGroup,
+  mlp0,
+  root,
+  selfContained,
+  smallGraph,
+  statsDashboard,
+} from "./fixtures.ts";
 
 const bundleOf = (d: Displayable) => d[JUPYTER_DISPLAY]();
 
@@ -45,7 +53,7 @@ Deno.test("every show* returns a displayable with self-contained HTML and text",
     showPaths([[[root, mlp0]], [[root, attn]]]),
     showGraph(smallGraph(), { title: "feature 89" }),
     showEval({ perLayer: evals, tokens: 4096 }, { frequencyHistograms: true }),
-    showDashboard({ firingFrequency: 0.5, bands: [] }),
+    showDashboard({ ...statsDashboard(), topExamples: [], bands: [] }),
     showHistogram([1, 2, 3], { title: "h" }),
     showHeatmap([[1, 2]]),
     showScatter([1, 2, 3]),
