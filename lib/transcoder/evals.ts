@@ -15,10 +15,51 @@
  *
  * @module
  */
-import type { HookedModel, MlpReplacements } from "../model/hooked_model.ts";
+import type { GraphExtension, HookedModel, MlpReplacements } from "../model/hooked_model.ts";
 import { sliceRows, type Tensor } from "../tensor/tensor.ts";
-import { Progress } from "../train/progress.ts";
-import type { Transcoder } from "./transcoder.ts";
+import { Progress } from "../train/_progress.ts";
+import {
+  type Transcoder,
+  transcoderForward,
+  type TranscoderParam,
+  transcoderShapes,
+} from "./transcoder.ts";
+
+/**
+ * The per-layer reconstruction statistics of one batch, reduced in the clean pass's graph so that
+ * no `[tokens, d_sae]` activations leave onnxruntime: for each transcoder, on its MLP input and
+ * against the MLP output `y`, its firing count per feature `[d_sae]`, the summed squared error
+ * and `||y||^2` (scalars), and `sum y`, `sum y^2` per dimension `[d]` (for the variance).
+ */
+function reconstructionStats(transcoders: readonly Transcoder[]): GraphExtension {
+  const params = ["W_enc", "b_enc", "W_dec", "b_dec", "b_dec_out"] as const;
+  const feeds: Record<string, Tensor> = {};
+  for (const tc of transcoders) {
+    for (const n of params) feeds[`tc${tc.layer}.${n}`] = tc.params.get(n)!;
+  }
+  return {
+    key: `eval-recon:${transcoders.map((t) => `${t.layer}:${t.cfg.d_sae}`).join(",")}`,
+    feeds,
+    build(g, { hook, input }) {
+      for (const tc of transcoders) {
+        const l = tc.layer, shapes = transcoderShapes(tc.cfg);
+        const p = {} as Record<TranscoderParam, ReturnType<typeof input>>;
+        for (const n of params) p[n] = input(`tc${l}.${n}`, "float32", shapes[n]);
+        const x = hook(`blocks.${l}.ln2.hook_normalized`), y = hook(`blocks.${l}.hook_mlp_out`);
+        const { z, yHat } = transcoderForward(g, x, p); // [b, p, d_sae], [b, p, d]
+        const e = g.sub(y, yHat);
+        g.output(
+          `eval:${l}:fires`,
+          g.reduceSum(g.cast(g.greater(z, g.scalar(0)), "float32"), [0, 1]),
+        );
+        g.output(`eval:${l}:err`, g.reduceSum(g.mul(e, e)));
+        g.output(`eval:${l}:sq`, g.reduceSum(g.mul(y, y)));
+        g.output(`eval:${l}:sum`, g.reduceSum(y, [0, 1]));
+        g.output(`eval:${l}:sumSq`, g.reduceSum(g.mul(y, y), [0, 1]));
+      }
+    },
+  };
+}
 
 /** Metrics of one transcoder. */
 export interface LayerEval {
@@ -137,14 +178,12 @@ export async function evaluateTranscoders(
       new Map([[l, "zero" as const]]),
     ]),
   ];
-  const names = layers.flatMap((
-    l,
-  ) => [`blocks.${l}.ln2.hook_normalized`, `blocks.${l}.hook_mlp_out`]);
+  const extension = reconstructionStats(transcoders);
   const progress = new Progress("eval", n * p, { unit: "tok", quiet });
   for (let i = 0; i < n; i += batchSize) {
     const b = Math.min(batchSize, n - i);
     const tok = sliceRows(rows, i, i + b);
-    const clean = await model.forward(tok, { names, loss: "mean", compareWith });
+    const clean = await model.forward(tok, { loss: "mean", compareWith, extension });
     const [all, allZero, ...single] = clean.comparisons!;
     ceClean += clean.loss! * b;
     ceAll += all.loss * b;
@@ -155,30 +194,17 @@ export async function evaluateTranscoders(
       a.ceReplaced += rep.loss * b;
       a.kl += rep.kl * b;
       a.ceZero += zero.loss * b;
-      const x = clean.cache.get(`blocks.${l}.ln2.hook_normalized`),
-        y = clean.cache.get(`blocks.${l}.hook_mlp_out`);
-      const flat = (t: Tensor<"float32">): Tensor<"float32"> => ({
-        dtype: "float32",
-        shape: [b * p, d],
-        data: t.data,
-      });
-      const z = await tc.encode(flat(x));
-      const yHat = await tc.decode(z);
-      const ds = tc.cfg.d_sae;
-      for (let r = 0; r < b * p; r++) {
-        for (let j = 0; j < ds; j++) {
-          if (z.data[r * ds + j] > 0) {
-            a.active++;
-            a.fires[j]++;
-          }
-        }
-        for (let j = 0; j < d; j++) {
-          const yy = y.data[r * d + j], e = yy - yHat.data[r * d + j];
-          a.err += e * e;
-          a.sq += yy * yy;
-          a.sum[j] += yy;
-          a.sumSq[j] += yy * yy;
-        }
+      const out = (name: string) => clean.extra![`eval:${l}:${name}`].data as Float32Array;
+      const fires = out("fires"), sum = out("sum"), sumSq = out("sumSq");
+      for (let j = 0; j < fires.length; j++) {
+        a.fires[j] += fires[j];
+        a.active += fires[j];
+      }
+      a.err += out("err")[0];
+      a.sq += out("sq")[0];
+      for (let j = 0; j < d; j++) {
+        a.sum[j] += sum[j];
+        a.sumSq[j] += sumSq[j];
       }
     }
     tokens += b * p;
