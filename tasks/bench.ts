@@ -19,12 +19,9 @@ import { Graph, Runtime } from "../lib/graph/mod.ts";
 import { GPT2_SMALL, gpt2Config, modelFromStateDict, randomStateDict } from "../lib/model/mod.ts";
 import { randn, Rng } from "../lib/tensor/mod.ts";
 import { initialLmParams, initialState, lmStepSpec, Trainer } from "../lib/train/mod.ts";
-import {
-  deadFeatureFeeds,
-  initialTranscoderParams,
-  mlpTranscoderConfig,
-  transcoderStepSpec,
-} from "../lib/transcoder/mod.ts";
+import { mlpTranscoderConfig } from "../lib/transcoder/mod.ts";
+import { initialTranscoderParams } from "../lib/transcoder/transcoder.ts";
+import { deadFeatureFeeds, transcoderStepSpec } from "../lib/transcoder/_training_step.ts";
 import {
   cpuInfo,
   describeBlas,

@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { nearestNames } from "../lib/graph/hooks.ts";
-import { formatBytes } from "../lib/weights/byte_progress.ts";
-import { freeBytes } from "../lib/weights/disk.ts";
+import { formatBytes } from "../lib/weights/_byte_progress.ts";
+import { freeBytes } from "../lib/weights/_disk.ts";
 import { DownloadError } from "../lib/weights/download.ts";
 import {
   bytesToGet,
@@ -16,8 +16,8 @@ import {
   installWeights,
   planDownloads,
   type PlannedFile,
-} from "../lib/weights/install.ts";
-import { LOCK_FILE, LockError, readLock } from "../lib/weights/lock.ts";
+} from "../lib/weights/_install.ts";
+import { LOCK_FILE, LockError, readLock } from "../lib/weights/_lock.ts";
 import {
   HF_ENDPOINT,
   REGISTRY,
@@ -26,7 +26,7 @@ import {
   validateRegistry,
   type WeightSet,
 } from "../lib/weights/registry.ts";
-import { formatDuration } from "../lib/train/progress.ts";
+import { formatDuration } from "../lib/train/_progress.ts";
 import { downloadsDir, WEIGHTS_DIR_ENV } from "../lib/weights/locations.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 

@@ -20,7 +20,7 @@ import {
   unigramBaseline,
 } from "../lib/train/lm_training.ts";
 import { SCHEDULES } from "../lib/train/schedules.ts";
-import { Progress } from "../lib/train/progress.ts";
+import { Progress } from "../lib/train/_progress.ts";
 import { initialState, NonFiniteLossError, Trainer } from "../lib/train/trainer.ts";
 import { Runtime } from "../lib/graph/session.ts";
 import { loadCorpusRows, parseCorpusSource, parseScheduleOption } from "./cli.ts";

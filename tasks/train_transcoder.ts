@@ -7,7 +7,8 @@
  */
 import { join } from "node:path";
 import { loadModel } from "../mod.ts";
-import { NonFiniteLossError, Progress } from "../lib/train/mod.ts";
+import { NonFiniteLossError } from "../lib/train/mod.ts";
+import { Progress } from "../lib/train/_progress.ts";
 import { saveTranscoderFolder, trainTranscoder } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseScheduleOption } from "./cli.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { sliceRows, type Tensor } from "../tensor/tensor.ts";
-import { Progress } from "../train/progress.ts";
+import { Progress } from "../train/_progress.ts";
 
 /** Options of `streamRows`. */
 export interface RowStreamOptions {

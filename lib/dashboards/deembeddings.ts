@@ -17,8 +17,6 @@ import type { FeatureVector } from "../circuits/feature_vector.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import { encoderColumn, headOvVector, type HeadRef } from "../circuits/weight_products.ts";
-/** Re-exported for dashboard.ts until it imports it from lib/circuits (TEMP). */
-export type { HeadRef };
 import { rankTokens, type TokenValue } from "./ranking.ts";
 
 /** A de-embedding: all values `[d_vocab]` and the top and bottom k tokens. */

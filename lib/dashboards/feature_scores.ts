@@ -30,7 +30,7 @@ import {
   runProbe,
   spliceEncoder,
   transcoderInputName,
-} from "./probe_graph.ts";
+} from "./_probe_graph.ts";
 
 /** Options of `featureScores` and `featureColumns`. */
 export interface FeatureScoresOptions {

@@ -4,7 +4,7 @@
  * reruns the model once per feature).
  *
  * 1. The model runs up to the transcoder's layer with the encoder spliced in the graph on the
- *    clean MLP input (`probe_graph.ts`). Inside the graph each token's activations `[d_sae]` are
+ *    clean MLP input (`_probe_graph.ts`). Inside the graph each token's activations `[d_sae]` are
  *    reduced to its K largest (`TopK`) and its count of active features (L0); only these
  *    `[b, p, K]` values and ids and `[b, p]` counts are copied out, never `[tokens, d_sae]`.
  * 2. K starts at `maxActive` (default 128, or d_sae if smaller). A batch with a token that has
@@ -14,11 +14,11 @@
  *    their smallest activations are dropped instead, and counted (`droppedActivations`).
  * 3. Each active (token, feature, value) updates host accumulators in float64: firing count, sum
  *    and sum of squares of the values, max, a histogram on fixed log-spaced bins
- *    (`activation_bins.ts`: ten per decade over 1e-3 .. 1e3, plus under- and overflow bins), the
+ *    (`_activation_bins.ts`: ten per decade over 1e-3 .. 1e3, plus under- and overflow bins), the
  *    top-k examples (a min-heap per feature; ties go to the earlier token), and activation-band
  *    samples.
  * 4. Band samples: each feature's firing tokens are split into 32 log-spaced buckets (five per
- *    decade; `activation_bins.ts`), and each bucket keeps the `bandSamples` tokens with the
+ *    decade; `_activation_bins.ts`), and each bucket keeps the `bandSamples` tokens with the
  *    smallest pseudo-random priority `hash(feature, token, seed)` (`_band_sampler.ts`): a uniform
  *    sample without replacement of the bucket's tokens (bottom-k sampling). Unlike a classic
  *    reservoir it does not depend on the order or the sharding of the rows, so partial results
@@ -45,7 +45,7 @@ import {
   histogramRankValue,
   NUM_BINS,
   NUM_BUCKETS,
-} from "./activation_bins.ts";
+} from "./_activation_bins.ts";
 import { type ExampleContext, exampleContext } from "./feature_scores.ts";
 import { tensorFingerprint } from "./fingerprint.ts";
 import { bandPriority, type BandSamples, pushBand } from "./_band_sampler.ts";
@@ -57,7 +57,7 @@ import {
   encoderKey,
   runProbe,
   spliceEncoder,
-} from "./probe_graph.ts";
+} from "./_probe_graph.ts";
 
 /**
  * The threshold of a live feature (log10 firing frequency), as in the reference walkthrough.

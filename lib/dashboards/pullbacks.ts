@@ -29,7 +29,7 @@ import {
   encoderKey,
   runProbe,
   spliceEncoder,
-} from "./probe_graph.ts";
+} from "./_probe_graph.ts";
 import { type FeatureValue, rankFeatures } from "./ranking.ts";
 
 /** A pullback onto a transcoder's features: all values `[d_sae]` and the top and bottom k. */

@@ -9,7 +9,7 @@
  */
 import { readSafetensors, writeSafetensors } from "../formats/safetensors.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { NUM_BINS, NUM_BUCKETS } from "./activation_bins.ts";
+import { NUM_BINS, NUM_BUCKETS } from "./_activation_bins.ts";
 import { type FeatureStatsData, LayerFeatureStats } from "./feature_stats.ts";
 
 /**

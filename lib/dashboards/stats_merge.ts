@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { NUM_BUCKETS } from "./activation_bins.ts";
+import { NUM_BUCKETS } from "./_activation_bins.ts";
 import { type FeatureStatsConfig, LayerFeatureStats } from "./feature_stats.ts";
 
 function sameConfig(a: FeatureStatsConfig, b: FeatureStatsConfig): void {

@@ -11,7 +11,7 @@
  */
 import { type DType, shapeStr, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.ts";
-import { jsonTooDeep, MAX_JSON_DEPTH, readInputFile } from "./input_file.ts";
+import { jsonTooDeep, MAX_JSON_DEPTH, readInputFile } from "./_input_file.ts";
 
 /**
  * Raised for a malformed or unsupported safetensors file; the message names the file and field.

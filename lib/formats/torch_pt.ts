@@ -38,7 +38,7 @@ import {
   type TypedArray,
 } from "../tensor/tensor.ts";
 import { bf16ToF32, f16ToF32 } from "./half.ts";
-import { readInputFile } from "./input_file.ts";
+import { readInputFile } from "./_input_file.ts";
 import {
   type GlobalHandler,
   isPickleRecord,

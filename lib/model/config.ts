@@ -5,7 +5,7 @@
  * @module
  */
 
-import { brief } from "../formats/input_file.ts";
+import { brief } from "../formats/_input_file.ts";
 
 /** Hyperparameters of a GPT-2-architecture transformer (TransformerLens names). */
 export interface GPT2Config {

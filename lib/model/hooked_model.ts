@@ -22,7 +22,7 @@ import {
 } from "../tokenizer/gpt2_tokenizer.ts";
 import { ActivationCache } from "./activation_cache.ts";
 import type { GPT2Config } from "./config.ts";
-import { gpt2Forward, type MlpReplacement, WeightInputs } from "./gpt2_graph.ts";
+import { gpt2Forward, type MlpReplacement, WeightInputs } from "./_gpt2_graph.ts";
 import { checkHookName, hookLayer, hookNames, UnknownHookError } from "./hook_names.ts";
 import {
   expectedUnembedding,
@@ -30,7 +30,7 @@ import {
   nextTokenLosses,
   passStats,
   unembeddingChunks,
-} from "./next_token_stats.ts";
+} from "./_next_token_stats.ts";
 import { type TokenBatch, type TokensLike, toTokenBatch } from "./tokens.ts";
 import { expectedShapes, type Processing, type StateDict, validateStateDict } from "./weights.ts";
 
@@ -110,7 +110,7 @@ export interface ForwardRequest {
    * graph, and return its mean loss and the mean KL divergence from this pass's next-token
    * distribution to its own (`compareLoss`, `kl`); a list runs one compared pass per entry
    * (`comparisons`). Each compared pass costs its own forward pass and one unembedding with a
-   * streaming log-sum-exp (see next_token_stats.ts): no logits or log-softmax are materialised.
+   * streaming log-sum-exp (see _next_token_stats.ts): no logits or log-softmax are materialised.
    */
   compareWith?: MlpReplacements | readonly MlpReplacements[];
   /** Extra computations on hook values (see `GraphExtension`). */
@@ -618,7 +618,7 @@ export class HookedModel {
       mlpReplacements: built,
     });
     if (loss !== "none" || comparisons.length > 0) {
-      // Losses and KLs from vocabulary-chunked log-sum-exps (next_token_stats.ts); each compared
+      // Losses and KLs from vocabulary-chunked log-sum-exps (_next_token_stats.ts); each compared
       // pass is a further forward pass in the same graph with its own MLP replacements.
       const u = unembeddingChunks(g, weights.get("unembed.W_U"), weights.get("unembed.b_U"));
       const primary = passStats(g, fwd.final!, u);

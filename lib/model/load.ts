@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { readJsonObject } from "../formats/input_file.ts";
+import { readJsonObject } from "../formats/_input_file.ts";
 import { readSafetensors } from "../formats/safetensors.ts";
 import { resolveModelDir } from "../weights/locations.ts";
 import type { RuntimeOptions } from "../graph/session.ts";

@@ -11,7 +11,7 @@ import type { Graph } from "../graph/builder.ts";
 import type { Value } from "../graph/ir.ts";
 import { writeFileAtomic, writeSafetensors } from "../formats/safetensors.ts";
 import { configToHf, type GPT2Config } from "../model/config.ts";
-import { gpt2Forward, nextTokenLoss, WeightInputs } from "../model/gpt2_graph.ts";
+import { gpt2Forward, nextTokenLoss, WeightInputs } from "../model/_gpt2_graph.ts";
 import { HookPoints } from "../graph/hooks.ts";
 import { HookedModel } from "../model/hooked_model.ts";
 import { randomStateDict } from "../model/random_weights.ts";

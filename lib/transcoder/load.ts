@@ -10,10 +10,10 @@
  */
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { readJsonObject } from "../formats/input_file.ts";
+import { readJsonObject } from "../formats/_input_file.ts";
 import type { Runtime } from "../graph/session.ts";
 import { PRETRAINED, resolveModelDir } from "../weights/locations.ts";
-import { isReferenceCheckpointPath, loadReferencePt } from "./reference_pt.ts";
+import { isReferenceCheckpointPath, loadReferencePt } from "./_reference_pt.ts";
 import { loadTranscoderFolder, parseTranscoderConfig, SAELENS_FILES } from "./saelens_folder.ts";
 import { type Transcoder, TranscoderError } from "./transcoder.ts";
 

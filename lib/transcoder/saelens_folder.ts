@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { brief, readJsonObject } from "../formats/input_file.ts";
+import { brief, readJsonObject } from "../formats/_input_file.ts";
 import { readSafetensors, writeFileAtomic, writeSafetensors } from "../formats/safetensors.ts";
 import type { Runtime } from "../graph/session.ts";
 import type { Tensor } from "../tensor/tensor.ts";

@@ -2,7 +2,7 @@
  * Training a transcoder for one layer of a model, the reference's loop
  * (`train_sae_on_language_model.py`): paired activations from the activation store, `b_dec` and
  * `b_dec_out` initialised to the means of the first buffer, Kaiming-uniform weights, the
- * transcoder step (see `training_step.ts`) with a learning-rate schedule, ghost gradients for
+ * transcoder step (see `_training_step.ts`) with a learning-rate schedule, ghost gradients for
  * features that have not fired for `deadFeatureWindow` steps, firing statistics, checkpoints
  * and resume.
  *
@@ -26,7 +26,7 @@ import {
   Transcoder,
   type TranscoderConfig,
 } from "./transcoder.ts";
-import { deadFeatureFeeds, transcoderStepSpec } from "./training_step.ts";
+import { deadFeatureFeeds, transcoderStepSpec } from "./_training_step.ts";
 import { existsSync } from "node:fs";
 
 /** Options of a transcoder training run; the defaults are the reference's GPT-2 values. */

@@ -6,16 +6,14 @@
  */
 import assert from "node:assert/strict";
 import {
-  BIN_EDGES,
-  binOf,
   computeFeatureStats,
   type LayerFeatureStats,
   loadFeatureStats,
   mergeAllFeatureStats,
   mergeFeatureStats,
-  NUM_BINS,
   saveFeatureStats,
 } from "../../lib/dashboards/mod.ts";
+import { BIN_EDGES, binOf, NUM_BINS } from "../../lib/dashboards/_activation_bins.ts";
 import { D_SAE, denseActs, model, randomRows, transcoders } from "./fixture.ts";
 
 const tc = transcoders[1];

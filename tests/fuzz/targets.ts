@@ -12,7 +12,7 @@ import { loadModel } from "../../lib/model/load.ts";
 import {
   REFERENCE_RECORD_CLASSES,
   transcoderFromReferenceCheckpoint,
-} from "../../lib/transcoder/reference_pt.ts";
+} from "../../lib/transcoder/_reference_pt.ts";
 import { loadTranscoder } from "../../lib/transcoder/load.ts";
 import { SAELENS_FILES } from "../../lib/transcoder/saelens_folder.ts";
 import { TRANSCODER_PARAMS } from "../../lib/transcoder/transcoder.ts";

@@ -20,7 +20,7 @@ import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { initialLmParams, lmStepSpec } from "../../lib/train/lm_training.ts";
 import type { StepSpec } from "../../lib/train/train_step.ts";
 import { initialTranscoderParams } from "../../lib/transcoder/transcoder.ts";
-import { transcoderStepSpec } from "../../lib/transcoder/training_step.ts";
+import { transcoderStepSpec } from "../../lib/transcoder/_training_step.ts";
 
 /** Checks a spec's loss gradient w.r.t. all its parameters along three random directions. */
 async function checkSpecGradient(

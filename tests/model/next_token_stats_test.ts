@@ -1,5 +1,5 @@
 /**
- * The vocabulary-chunked losses and KL divergences (lib/model/next_token_stats.ts) against a
+ * The vocabulary-chunked losses and KL divergences (lib/model/_next_token_stats.ts) against a
  * float64 computation from explicit logits, with chunks that do not divide the vocabulary (7 of
  * 30 columns, and one chunk of all 30), logits spread over tens of nats, and a compared pass that
  * is the reference itself (KL exactly 0). Tolerance 2e-5 relative (float32 graph).
@@ -13,7 +13,7 @@ import {
   nextTokenLosses,
   passStats,
   unembeddingChunks,
-} from "../../lib/model/next_token_stats.ts";
+} from "../../lib/model/_next_token_stats.ts";
 import { randn, Rng } from "../../lib/tensor/random.ts";
 import { tensor } from "../../lib/tensor/tensor.ts";
 

@@ -12,7 +12,7 @@ import { PtFormatError } from "../../lib/formats/torch_pt.ts";
 import { relativeError } from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { loadTranscoder, loadTranscoders } from "../../lib/transcoder/load.ts";
-import { sparsitySidecarPath } from "../../lib/transcoder/reference_pt.ts";
+import { sparsitySidecarPath } from "../../lib/transcoder/_reference_pt.ts";
 import { TranscoderError } from "../../lib/transcoder/transcoder.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/pt/${name}`, import.meta.url));

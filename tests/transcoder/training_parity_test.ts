@@ -12,7 +12,7 @@ import { Runtime } from "../../lib/graph/session.ts";
 import { relativeError } from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { TRANSCODER_PARAMS } from "../../lib/transcoder/transcoder.ts";
-import { deadFeatureFeeds, transcoderStepSpec } from "../../lib/transcoder/training_step.ts";
+import { deadFeatureFeeds, transcoderStepSpec } from "../../lib/transcoder/_training_step.ts";
 import { initialState, Trainer } from "../../lib/train/trainer.ts";
 
 const golden = (await readSafetensors(

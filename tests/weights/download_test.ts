@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ByteProgress, formatBytes } from "../../lib/weights/byte_progress.ts";
+import { ByteProgress, formatBytes } from "../../lib/weights/_byte_progress.ts";
 import { parseSafetensors } from "../../lib/formats/safetensors.ts";
 import {
   ChecksumError,

@@ -7,7 +7,7 @@ import {
   TRANSCODERS_REVISION,
   validateRegistry,
 } from "../../lib/weights/registry.ts";
-import { planDownloads } from "../../lib/weights/install.ts";
+import { planDownloads } from "../../lib/weights/_install.ts";
 
 Deno.test("the built-in registry: pinned URLs, unique destinations, verified values where known", () => {
   assert.equal(validateRegistry(REGISTRY, "REGISTRY"), REGISTRY);

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { formatDuration, Progress } from "../train/progress.ts";
+import { formatDuration, Progress } from "../train/_progress.ts";
 
 /**
  * Formats a byte count in decimal units, as the Hugging Face Hub lists files.
  *
  * @example
  * ```ts
- * import { formatBytes } from "./byte_progress.ts";
+ * import { formatBytes } from "./_byte_progress.ts";
  * formatBytes(665); // "665 B"
  * formatBytes(548_105_171); // "548.1 MB"
  * ```
@@ -28,7 +28,7 @@ export function formatBytes(n: number): string {
  *
  * @example
  * ```ts
- * import { ByteProgress } from "./byte_progress.ts";
+ * import { ByteProgress } from "./_byte_progress.ts";
  * const p = new ByteProgress("model.safetensors", 548_105_171, { quiet: true });
  * p.update(12_000_000);
  * p.done();

@@ -36,7 +36,7 @@ import {
  * import assert from "node:assert/strict";
  * import { fileURLToPath } from "node:url";
  * import { readTorchCheckpoint } from "../formats/torch_pt.ts";
- * import { REFERENCE_RECORD_CLASSES } from "./reference_pt.ts";
+ * import { REFERENCE_RECORD_CLASSES } from "./_reference_pt.ts";
  * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
  * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
  * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
@@ -60,7 +60,7 @@ export const REFERENCE_RECORD_CLASSES: readonly string[] = [
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { SPARSITY_SIDECAR_SUFFIX } from "./reference_pt.ts";
+ * import { SPARSITY_SIDECAR_SUFFIX } from "./_reference_pt.ts";
  * const stem = "final_sparse_autoencoder_gpt2-small_blocks.8.ln2.hook_normalized_24576";
  * const sidecar = stem + SPARSITY_SIDECAR_SUFFIX; // "..._24576_log_feature_sparsity.pt"
  * assert.ok(sidecar.endsWith("_24576_log_feature_sparsity.pt"));
@@ -73,7 +73,7 @@ export const SPARSITY_SIDECAR_SUFFIX = "_log_feature_sparsity.pt";
  *
  * @example
  * ```ts
- * import { sparsitySidecarPath } from "./reference_pt.ts";
+ * import { sparsitySidecarPath } from "./_reference_pt.ts";
  * sparsitySidecarPath("tc/final_x_24576.pt"); // "tc/final_x_24576_log_feature_sparsity.pt"
  * ```
  */
@@ -86,7 +86,7 @@ export function sparsitySidecarPath(path: string): string {
  *
  * @example
  * ```ts
- * import { isReferenceCheckpointPath } from "./reference_pt.ts";
+ * import { isReferenceCheckpointPath } from "./_reference_pt.ts";
  * isReferenceCheckpointPath("x_24576_log_feature_sparsity.pt"); // false
  * ```
  */
@@ -117,7 +117,7 @@ function toJsonable(v: unknown): unknown {
  * import assert from "node:assert/strict";
  * import { fileURLToPath } from "node:url";
  * import { readTorchCheckpoint } from "../formats/torch_pt.ts";
- * import { REFERENCE_RECORD_CLASSES, transcoderFromReferenceCheckpoint } from "./reference_pt.ts";
+ * import { REFERENCE_RECORD_CLASSES, transcoderFromReferenceCheckpoint } from "./_reference_pt.ts";
  * import { TranscoderError } from "./transcoder.ts";
  * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
  * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
@@ -186,7 +186,7 @@ export function transcoderFromReferenceCheckpoint(
  * ```ts
  * import assert from "node:assert/strict";
  * import { fileURLToPath } from "node:url";
- * import { readSparsitySidecar, sparsitySidecarPath } from "./reference_pt.ts";
+ * import { readSparsitySidecar, sparsitySidecarPath } from "./_reference_pt.ts";
  * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
  * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
  * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));
@@ -231,7 +231,7 @@ export async function readSparsitySidecar(path: string, dSae: number): Promise<T
  * import assert from "node:assert/strict";
  * import { fileURLToPath } from "node:url";
  * import { full } from "../tensor/tensor.ts";
- * import { loadReferencePt } from "./reference_pt.ts";
+ * import { loadReferencePt } from "./_reference_pt.ts";
  * // A small reference checkpoint written by PyTorch (tests/fixtures/make_pt_fixtures.py):
  * const stem = "final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64";
  * const pt = fileURLToPath(new URL(`../../tests/fixtures/pt/${stem}.pt`, import.meta.url));

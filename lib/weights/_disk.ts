@@ -11,7 +11,7 @@ import { dirname, resolve } from "node:path";
  *
  * @example
  * ```ts
- * import { freeBytes } from "./disk.ts";
+ * import { freeBytes } from "./_disk.ts";
  * const free = await freeBytes("."); // e.g. 41234567168, or null
  * ```
  */

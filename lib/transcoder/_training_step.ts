@@ -51,7 +51,7 @@ export interface TranscoderStepOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { deadFeatureFeeds } from "./training_step.ts";
+ * import { deadFeatureFeeds } from "./_training_step.ts";
  * const dead = new Uint8Array([0, 1, 0, 1]); // features 1 and 3 are dead
  * deadFeatureFeeds(dead).dead_mask.shape; // [4]
  * const { dead_idx, dead_valid } = deadFeatureFeeds(dead, 3);
@@ -94,7 +94,7 @@ function rowNorm(g: Graph, v: Value): Value {
  * import { full } from "../tensor/tensor.ts";
  * import { initialState, Trainer } from "../train/trainer.ts";
  * import { initialTranscoderParams } from "./transcoder.ts";
- * import { deadFeatureFeeds, transcoderStepSpec } from "./training_step.ts";
+ * import { deadFeatureFeeds, transcoderStepSpec } from "./_training_step.ts";
  * const o = { d_in: 4, d_sae: 8, d_out: 4, batch: 2, l1Coefficient: 1e-3, useGhostGrads: true };
  * const state = initialState(initialTranscoderParams(o, 0));
  * const trainer = await Trainer.create(new Runtime(), transcoderStepSpec(o), state, {

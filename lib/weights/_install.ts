@@ -6,9 +6,9 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { ByteProgress, formatBytes } from "./byte_progress.ts";
+import { ByteProgress, formatBytes } from "./_byte_progress.ts";
 import { ChecksumError, downloadFile } from "./download.ts";
-import { type Lock, LOCK_FILE, readLock, writeLock } from "./lock.ts";
+import { type Lock, LOCK_FILE, readLock, writeLock } from "./_lock.ts";
 import {
   HF_ENDPOINT,
   type Registry,
@@ -16,7 +16,7 @@ import {
   resolveUrl,
   type WeightFile,
 } from "./registry.ts";
-import { formatDuration } from "../train/progress.ts";
+import { formatDuration } from "../train/_progress.ts";
 
 /** A registry file resolved for one weights folder and endpoint. */
 export interface PlannedFile extends WeightFile {
@@ -33,7 +33,7 @@ export interface PlannedFile extends WeightFile {
  *
  * @example
  * ```ts
- * import { planDownloads } from "./install.ts";
+ * import { planDownloads } from "./_install.ts";
  * import { REGISTRY } from "./registry.ts";
  * const plan = planDownloads(REGISTRY, ["gpt2-small"], { dir: "weights" });
  * plan[1].path; // "weights/gpt2-small/model.safetensors"
@@ -85,7 +85,7 @@ async function sizeOf(path: string): Promise<number | null> {
  *
  * @example
  * ```ts
- * import { fileState, planDownloads } from "./install.ts";
+ * import { fileState, planDownloads } from "./_install.ts";
  * import { REGISTRY } from "./registry.ts";
  * const [config] = planDownloads(REGISTRY, ["gpt2-small"], { dir: "/nonexistent" });
  * (await fileState(config, { files: {} })).state; // "missing"
@@ -113,7 +113,7 @@ export async function fileState(file: PlannedFile, lock: Lock): Promise<FileStat
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { bytesToGet, planDownloads } from "./install.ts";
+ * import { bytesToGet, planDownloads } from "./_install.ts";
  * import { REGISTRY } from "./registry.ts";
  * const [config] = planDownloads(REGISTRY, ["gpt2-small"], { dir: "weights" });
  * const partial = { state: "partial", have: 65, size: 665, checksum: "pinned" } as const;
@@ -164,8 +164,8 @@ export interface InstallSummary {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { installWeights, planDownloads } from "./install.ts";
- * import { readLock } from "./lock.ts";
+ * import { installWeights, planDownloads } from "./_install.ts";
+ * import { readLock } from "./_lock.ts";
  * import type { Registry } from "./registry.ts";
  * // A one-file set without a published sha256, served by a local server:
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));

@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../formats/safetensors.ts";
  * @example
  * ```ts
  * import { join } from "node:path";
- * import { LOCK_FILE } from "./lock.ts";
+ * import { LOCK_FILE } from "./_lock.ts";
  * join("weights", LOCK_FILE); // "weights/checksums.lock.json"
  * ```
  */
@@ -41,7 +41,7 @@ export interface Lock {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { LockError, readLock } from "./lock.ts";
+ * import { LockError, readLock } from "./_lock.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/checksums.lock.json`, '{"files": {"https://x/a": {"size": 5}}}');
  * await assert.rejects(readLock(`${dir}/checksums.lock.json`), LockError); // no sha256
@@ -57,7 +57,7 @@ export class LockError extends Error {
  *
  * @example
  * ```ts
- * import { readLock } from "./lock.ts";
+ * import { readLock } from "./_lock.ts";
  * const lock = await readLock("/nonexistent/checksums.lock.json"); // { files: {} }
  * ```
  */
@@ -101,7 +101,7 @@ export async function readLock(path: string): Promise<Lock> {
  *
  * @example
  * ```ts
- * import { writeLock } from "./lock.ts";
+ * import { writeLock } from "./_lock.ts";
  * const dir = await Deno.makeTempDir();
  * await writeLock(`${dir}/checksums.lock.json`, { files: {} });
  * await Deno.remove(dir, { recursive: true });

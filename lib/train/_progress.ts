@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatDuration } from "./progress.ts";
+ * import { formatDuration } from "./_progress.ts";
  * assert.deepEqual([3725, 185, 42, Infinity].map(formatDuration), ["1h02m", "3m05s", "42s", "?"]);
  * ```
  */
@@ -30,7 +30,7 @@ export function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
- * import { Progress } from "./progress.ts";
+ * import { Progress } from "./_progress.ts";
  * const p = new Progress("train", 100, { unit: "tok", quiet: true });
  * p.update(50, { loss: 3.2 }); // "train 50/100 tok 50% | ... tok/s | ETA ... | loss 3.2"
  * p.done();

@@ -47,7 +47,7 @@ export interface ProbeSpec {
  *
  * @example
  * ```ts
- * import { checkRows } from "./probe_graph.ts";
+ * import { checkRows } from "./_probe_graph.ts";
  * import { gpt2Config } from "../model/config.ts";
  * import { modelFromStateDict } from "../model/load.ts";
  * import { randomStateDict } from "../model/random_weights.ts";
@@ -80,7 +80,7 @@ export function checkRows(model: HookedModel, rows: Tensor<"int32">, what = "row
  *
  * @example
  * ```ts
- * import { runProbe } from "./probe_graph.ts";
+ * import { runProbe } from "./_probe_graph.ts";
  * import { gpt2Config } from "../model/config.ts";
  * import { modelFromStateDict } from "../model/load.ts";
  * import { randomStateDict } from "../model/random_weights.ts";
@@ -126,7 +126,7 @@ export async function runProbe(
  *
  * @example
  * ```ts
- * import { transcoderInputName } from "./probe_graph.ts";
+ * import { transcoderInputName } from "./_probe_graph.ts";
  * import assert from "node:assert/strict";
  * assert.equal(transcoderInputName(2, "W_enc"), "tc2.W_enc");
  * ```
@@ -142,7 +142,7 @@ export function transcoderInputName(layer: number, name: TranscoderParam): strin
  *
  * @example
  * ```ts
- * import { encoderFeeds, runProbe, spliceEncoder } from "./probe_graph.ts";
+ * import { encoderFeeds, runProbe, spliceEncoder } from "./_probe_graph.ts";
  * import { gpt2Config } from "../model/config.ts";
  * import { modelFromStateDict } from "../model/load.ts";
  * import { randomStateDict } from "../model/random_weights.ts";
@@ -189,7 +189,7 @@ export function spliceEncoder(
  *
  * @example
  * ```ts
- * import { encoderFeeds } from "./probe_graph.ts";
+ * import { encoderFeeds } from "./_probe_graph.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import assert from "node:assert/strict";
  * const tc = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0);
@@ -211,7 +211,7 @@ export function encoderFeeds(tc: Transcoder): Record<string, Tensor> {
  *
  * @example
  * ```ts
- * import { encoderKey } from "./probe_graph.ts";
+ * import { encoderKey } from "./_probe_graph.ts";
  * import { mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
  * import assert from "node:assert/strict";
  * const tc = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0);
@@ -227,7 +227,7 @@ export function encoderKey(tc: Transcoder): string {
  *
  * @example
  * ```ts
- * import { checkTranscoder } from "./probe_graph.ts";
+ * import { checkTranscoder } from "./_probe_graph.ts";
  * import { gpt2Config } from "../model/config.ts";
  * import { modelFromStateDict } from "../model/load.ts";
  * import { randomStateDict } from "../model/random_weights.ts";

@@ -19,7 +19,7 @@ import type { GPT2Config } from "./config.ts";
  * import assert from "node:assert/strict";
  * import { Graph } from "../graph/builder.ts";
  * import { gpt2Config } from "./config.ts";
- * import { WeightInputs } from "./gpt2_graph.ts";
+ * import { WeightInputs } from "./_gpt2_graph.ts";
  * import { expectedShapes } from "./weights.ts";
  * const cfg = gpt2Config({ n_layers: 1, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
  * const g = new Graph();
@@ -206,7 +206,7 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
  * import { Runtime } from "../graph/session.ts";
  * import { tensor } from "../tensor/tensor.ts";
  * import { gpt2Config } from "./config.ts";
- * import { gpt2Forward, WeightInputs } from "./gpt2_graph.ts";
+ * import { gpt2Forward, WeightInputs } from "./_gpt2_graph.ts";
  * import { expectedShapes } from "./weights.ts";
  * import { randomStateDict } from "./random_weights.ts";
  * const cfg = gpt2Config({ n_layers: 2, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
@@ -266,7 +266,7 @@ export function gpt2Forward(
  * import { Graph } from "../graph/builder.ts";
  * import { Runtime } from "../graph/session.ts";
  * import { tensor } from "../tensor/tensor.ts";
- * import { nextTokenLoss } from "./gpt2_graph.ts";
+ * import { nextTokenLoss } from "./_gpt2_graph.ts";
  * const g = new Graph();
  * const logits = g.input("logits", "float32", [1, 3, 4]); // [b, p, V]
  * const tokens = g.input("tokens", "int32", [1, 3]);

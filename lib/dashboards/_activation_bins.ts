@@ -21,7 +21,7 @@
  *
  * @example
  * ```ts
- * import { BIN_EDGES, BINS_PER_DECADE } from "./activation_bins.ts";
+ * import { BIN_EDGES, BINS_PER_DECADE } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * BINS_PER_DECADE; // 10
  * assert.equal(BIN_EDGES[1 + BINS_PER_DECADE], 0.01); // one decade above the first edge 1e-3
@@ -33,7 +33,7 @@ export const BINS_PER_DECADE = 10;
  *
  * @example
  * ```ts
- * import { BIN_EDGES, BIN_LOG10_MIN } from "./activation_bins.ts";
+ * import { BIN_EDGES, BIN_LOG10_MIN } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * assert.equal(BIN_EDGES[1], Number(`1e${BIN_LOG10_MIN}`)); // 0.001, exactly
  * ```
@@ -44,7 +44,7 @@ export const BIN_LOG10_MIN = -3;
  *
  * @example
  * ```ts
- * import { BIN_EDGES, BIN_LOG10_MAX, NUM_BINS } from "./activation_bins.ts";
+ * import { BIN_EDGES, BIN_LOG10_MAX, NUM_BINS } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * // The overflow bin starts at 1000:
  * assert.equal(BIN_EDGES[NUM_BINS - 1], Number(`1e${BIN_LOG10_MAX}`));
@@ -56,7 +56,7 @@ export const BIN_LOG10_MAX = 3;
  *
  * @example
  * ```ts
- * import { binOf, NUM_BINS } from "./activation_bins.ts";
+ * import { binOf, NUM_BINS } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * NUM_BINS; // 62
  * assert.equal(binOf(1e9), NUM_BINS - 1); // the overflow bin
@@ -68,7 +68,7 @@ export const NUM_BINS = (BIN_LOG10_MAX - BIN_LOG10_MIN) * BINS_PER_DECADE + 2;
  *
  * @example
  * ```ts
- * import { bucketOfBin, NUM_BINS, NUM_BUCKETS } from "./activation_bins.ts";
+ * import { bucketOfBin, NUM_BINS, NUM_BUCKETS } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * NUM_BUCKETS; // 32
  * assert.equal(bucketOfBin(NUM_BINS - 1), NUM_BUCKETS - 1); // overflow bin -> last bucket
@@ -82,7 +82,7 @@ export const NUM_BUCKETS = (NUM_BINS - 2) / 2 + 2;
  *
  * @example
  * ```ts
- * import { BIN_EDGES } from "./activation_bins.ts";
+ * import { BIN_EDGES } from "./_activation_bins.ts";
  * [BIN_EDGES[0], BIN_EDGES[1], BIN_EDGES[61], BIN_EDGES[62]]; // [0, 0.001, 1000, Infinity]
  * ```
  */
@@ -105,7 +105,7 @@ export const BIN_EDGES: Float64Array = (() => {
  *
  * @example
  * ```ts
- * import { binOf } from "./activation_bins.ts";
+ * import { binOf } from "./_activation_bins.ts";
  * [binOf(1e-4), binOf(0.001), binOf(1), binOf(5e3)]; // [0, 1, 31, 61]
  * ```
  */
@@ -126,7 +126,7 @@ export function binOf(v: number): number {
  *
  * @example
  * ```ts
- * import { bucketOfBin } from "./activation_bins.ts";
+ * import { bucketOfBin } from "./_activation_bins.ts";
  * [bucketOfBin(0), bucketOfBin(1), bucketOfBin(2), bucketOfBin(3), bucketOfBin(61)]; // [0, 1, 1, 2, 31]
  * ```
  */
@@ -145,7 +145,7 @@ export function bucketOfBin(bin: number): number {
  *
  * @example
  * ```ts
- * import { BIN_EDGES, binOf, histogramRankValue, NUM_BINS } from "./activation_bins.ts";
+ * import { BIN_EDGES, binOf, histogramRankValue, NUM_BINS } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * // Two firing values, 1.05 and 10 (the max).
  * const hist = new Float64Array(NUM_BINS);
@@ -185,7 +185,7 @@ export function histogramRankValue(
  *
  * @example
  * ```ts
- * import { binOf, histogramMass, NUM_BINS } from "./activation_bins.ts";
+ * import { binOf, histogramMass, NUM_BINS } from "./_activation_bins.ts";
  * import assert from "node:assert/strict";
  * const hist = new Float64Array(NUM_BINS);
  * hist[binOf(1.05)]++; // bin [1, 1.259)

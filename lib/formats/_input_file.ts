@@ -17,7 +17,7 @@ export interface InputFileOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readInputFile } from "./input_file.ts";
+ * import { readInputFile } from "./_input_file.ts";
  * class LoadError extends Error {}
  * const dir = await Deno.makeTempDir();
  * const fail = (message: string) => new LoadError(message);
@@ -52,7 +52,7 @@ export async function readInputFile(
  *
  * @example
  * ```ts
- * import { readInputText } from "./input_file.ts";
+ * import { readInputText } from "./_input_file.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cfg.json`, "{}");
  * await readInputText(`${dir}/cfg.json`, (m) => new Error(m)); // "{}"
@@ -76,7 +76,7 @@ export const MAX_JSON_DEPTH = 64;
  *
  * @example
  * ```ts
- * import { jsonTooDeep } from "./input_file.ts";
+ * import { jsonTooDeep } from "./_input_file.ts";
  * jsonTooDeep({ a: [1, { b: 2 }] }, 3); // false: 3 levels
  * jsonTooDeep(JSON.parse("[".repeat(100) + "]".repeat(100)), 64); // true
  * ```
@@ -97,7 +97,7 @@ export function jsonTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
  *
  * @example
  * ```ts
- * import { brief } from "./input_file.ts";
+ * import { brief } from "./_input_file.ts";
  * brief([16]); // "[16]"
  * brief("x".repeat(100), 10); // '"xxxxxxxxx...'
  * ```
@@ -118,7 +118,7 @@ export function brief(value: unknown, max = 60): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readJsonObject } from "./input_file.ts";
+ * import { readJsonObject } from "./_input_file.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cfg.json`, '{"d_in": 8}');
  * await readJsonObject(`${dir}/cfg.json`, (m) => new Error(m)); // { d_in: 8 }
