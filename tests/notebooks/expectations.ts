@@ -35,6 +35,7 @@ const caseStudies: Expectation[] = [
   [/mlp3tc\[\d+\]: (\d+)% of the first-level attribution comes from the current token/, "sources"],
   [/hypothesis 2: mlp3tc\[\d+\] fires a few tokens after one of "\."/, "hypothesis 2"],
   [/test 2: mean activation ([\d.]+)x higher ([1-4]) tokens after a sentence end/, "test 2"],
+  [/logit\(" States"\) - logit\(" Nations"\) = -?\d+\.\d+/, "the logit difference"],
   [/first-level sources: mlp0tc\[\d+\]@5: [\d.]+ \(" United"\)/, "the logit-difference sources"],
   [/Path \[0\]\[0\]: mlp3@-1: /, "the logit-difference paths"],
   [/tc_error/, "error nodes"],
