@@ -98,7 +98,7 @@ export function passStats(g: Graph, x: Value, u: Unembedding): PassStats {
   const x2 = g.reshape(x, [n, d]);
   const first = (v: Value) => g.slice(v, [0, 0], [n, 1], [0, 1]); // [n, 1]
   const chunks = u.chunks.map((c) => {
-    const logits = g.add(g.matmul(x2, c.W), c.b); // [n, c]
+    const logits = g.gemm(x2, c.W, { c: c.b }); // [n, c], the bias added inside the kernel
     const logSoftmax = g.logSoftmax(logits, 1);
     return { logSoftmax, lse: g.sub(first(logits), first(logSoftmax)) };
   });
