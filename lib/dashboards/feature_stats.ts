@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { streamRows } from "./_row_stream.ts";
+import { streamRows } from "../train/_row_stream.ts";
 import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Tensor } from "../tensor/tensor.ts";

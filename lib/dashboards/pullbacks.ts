@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { streamRows } from "./_row_stream.ts";
+import { streamRows } from "../train/_row_stream.ts";
 import { checkFeatureIndex } from "../transcoder/transcoder.ts";
 import { transcoderIxG } from "../circuits/attribution.ts";
 import type { CircuitContext } from "../circuits/context.ts";

@@ -18,7 +18,7 @@
  * @module
  */
 
-/** The message types Deno's kernel publishes for code (`Deno.jupyter.broadcast`). */
+/** The part of `Deno.jupyter` that publishes a message through the kernel's queue. */
 export interface KernelBroadcast {
   /** Publishes a message on IOPub through the kernel's queue. */
   broadcast(

@@ -16,8 +16,8 @@
  * @module
  */
 import type { GraphExtension, HookedModel, MlpReplacements } from "../model/hooked_model.ts";
-import { sliceRows, type Tensor } from "../tensor/tensor.ts";
-import { Progress } from "../train/_progress.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { streamRows } from "../train/_row_stream.ts";
 import {
   type Transcoder,
   transcoderForward,
@@ -28,8 +28,9 @@ import {
 /**
  * The per-layer reconstruction statistics of one batch, reduced in the clean pass's graph so that
  * no `[tokens, d_sae]` activations leave onnxruntime: for each transcoder, on its MLP input and
- * against the MLP output `y`, its firing count per feature `[d_sae]`, the summed squared error
- * and `||y||^2` (scalars), and `sum y`, `sum y^2` per dimension `[d]` (for the variance).
+ * against the MLP output `y`, its firing count per feature `[d_sae]` (their sum is its L0 count),
+ * the summed squared error, and `sum y`, `sum y^2` per dimension `[d]` (the variance and
+ * `||y||^2`).
  */
 function reconstructionStats(transcoders: readonly Transcoder[]): GraphExtension {
   const params = ["W_enc", "b_enc", "W_dec", "b_dec", "b_dec_out"] as const;
@@ -53,7 +54,6 @@ function reconstructionStats(transcoders: readonly Transcoder[]): GraphExtension
           g.reduceSum(g.cast(g.greater(z, g.scalar(0)), "float32"), [0, 1]),
         );
         g.output(`eval:${l}:err`, g.reduceSum(g.mul(e, e)));
-        g.output(`eval:${l}:sq`, g.reduceSum(g.mul(y, y)));
         g.output(`eval:${l}:sum`, g.reduceSum(y, [0, 1]));
         g.output(`eval:${l}:sumSq`, g.reduceSum(g.mul(y, y), [0, 1]));
       }
@@ -156,9 +156,7 @@ export async function evaluateTranscoders(
   if (n === 0) throw new RangeError("no token rows to evaluate on");
   const d = model.cfg.d_model;
   const acc = transcoders.map((t) => ({
-    active: 0,
     err: 0,
-    sq: 0,
     sum: new Float64Array(d),
     sumSq: new Float64Array(d),
     fires: new Float64Array(t.cfg.d_sae),
@@ -168,8 +166,9 @@ export async function evaluateTranscoders(
   }));
   let ceClean = 0, ceAll = 0, ceZeroAll = 0, klAll = 0, tokens = 0, batches = 0;
   const replacement = new Map(transcoders.map((t) => [t.layer, t.asReplacement()]));
-  // One graph per batch: the clean pass (with the hooks read below) and, compared with it, every
-  // layer replaced, every layer zero-ablated, then per layer its transcoder and its ablation.
+  // One graph per batch: the clean pass (with the reconstruction statistics of `extension`) and,
+  // compared with it, every layer replaced, every layer zero-ablated, then per layer its
+  // transcoder and its ablation.
   const compareWith: MlpReplacements[] = [
     replacement,
     new Map(layers.map((l) => [l, "zero" as const])),
@@ -179,10 +178,8 @@ export async function evaluateTranscoders(
     ]),
   ];
   const extension = reconstructionStats(transcoders);
-  const progress = new Progress("eval", n * p, { unit: "tok", quiet });
-  for (let i = 0; i < n; i += batchSize) {
-    const b = Math.min(batchSize, n - i);
-    const tok = sliceRows(rows, i, i + b);
+  await streamRows(rows, { batchSize, label: "eval", quiet }, async ({ rows: tok, start, end }) => {
+    const b = end - start;
     const clean = await model.forward(tok, { loss: "mean", compareWith, extension });
     const [all, allZero, ...single] = clean.comparisons!;
     ceClean += clean.loss! * b;
@@ -198,10 +195,8 @@ export async function evaluateTranscoders(
       const fires = out("fires"), sum = out("sum"), sumSq = out("sumSq");
       for (let j = 0; j < fires.length; j++) {
         a.fires[j] += fires[j];
-        a.active += fires[j];
       }
       a.err += out("err")[0];
-      a.sq += out("sq")[0];
       for (let j = 0; j < d; j++) {
         a.sum[j] += sum[j];
         a.sumSq[j] += sumSq[j];
@@ -209,20 +204,22 @@ export async function evaluateTranscoders(
     }
     tokens += b * p;
     batches += b;
-    progress.update(tokens, { "CE clean": ceClean / batches });
-  }
-  progress.done();
+    return { "CE clean": ceClean / batches };
+  });
   const clean = ceClean / batches, zeroAll = ceZeroAll / batches, replacedAll = ceAll / batches;
   const perLayer = transcoders.map((tc, k): LayerEval => {
     const a = acc[k];
-    let variance = 0;
-    for (let j = 0; j < d; j++) variance += a.sumSq[j] - (a.sum[j] * a.sum[j]) / tokens;
+    let variance = 0, sq = 0;
+    for (let j = 0; j < d; j++) {
+      variance += a.sumSq[j] - (a.sum[j] * a.sum[j]) / tokens;
+      sq += a.sumSq[j];
+    }
     const logFrequencies = Float32Array.from(a.fires, (f) => Math.log10(f / tokens + 1e-10));
     const ceReplaced = a.ceReplaced / batches, ceZero = a.ceZero / batches;
     return {
       layer: tc.layer,
-      l0: a.active / tokens,
-      nmse: a.err / a.sq,
+      l0: a.fires.reduce((x, f) => x + f, 0) / tokens,
+      nmse: a.err / sq,
       explainedVariance: 1 - a.err / variance,
       ceClean: clean,
       ceReplaced,

@@ -1,13 +1,13 @@
 /**
- * The one streaming pass over corpus rows behind every corpus-wide computation of the dashboards
- * (feature statistics, feature scores and columns, mean input-times-gradient): token rows
+ * The one streaming pass over corpus rows behind every corpus-wide computation (the dashboards'
+ * feature statistics, scores, columns and mean input-times-gradient; transcoder evaluation): token rows
  * `[n, p]` in batches of `batchSize` rows, each handed to `visit` with its first and last row,
  * with a progress line in tokens (tokens/s, ETA) that `visit` may add fields to.
  *
  * @module
  */
 import { sliceRows, type Tensor } from "../tensor/tensor.ts";
-import { Progress } from "../train/_progress.ts";
+import { Progress } from "./_progress.ts";
 
 /** Options of `streamRows`. */
 export interface RowStreamOptions {
