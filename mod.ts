@@ -10,6 +10,7 @@
  * | `/model`       | GPT-2 config, weights and processing, `HookedModel`, hook names, hook functions |
  * | `/transcoder`  | `Transcoder`, its loaders and savers, evaluation, training                   |
  * | `/circuits`    | feature vectors, attributions, greedy paths, filters, graphs, interventions  |
+ * | `/attribution` | attribution graphs: edges, pruning, scores, graph JSON, feature interventions, QK |
  * | `/dashboards`  | one-pass feature statistics, examples, logit effects, de-embeddings, pullbacks |
  * | `/display`     | Jupyter and terminal display, tables, token highlighting, charts             |
  * | `/graph`       | the graph builder, autodiff, ONNX export and onnxruntime sessions            |
@@ -72,6 +73,11 @@ export { pathsViaFilter } from "./lib/circuits/filters.ts";
 export { addErrorNodes, pathsToGraph } from "./lib/circuits/graph.ts";
 export { checkPath } from "./lib/circuits/intervention.ts";
 
+// Attribution graphs.
+export { attributionGraph } from "./lib/attribution/attribution_graph.ts";
+export { pruneGraph } from "./lib/attribution/prune.ts";
+export { featureIntervention } from "./lib/attribution/intervention.ts";
+
 // Dashboards.
 export { computeFeatureStats } from "./lib/dashboards/feature_stats.ts";
 export { featureDeembedding } from "./lib/dashboards/deembeddings.ts";
@@ -82,6 +88,7 @@ export { dashboardFromStats } from "./lib/display/adapters.ts";
 export { print, show } from "./lib/display/jupyter.ts";
 export { showDashboard } from "./lib/display/dashboard_html.ts";
 export { showGraph, showPaths } from "./lib/display/show.ts";
+export { showGraphViewer } from "./lib/display/graph_viewer.ts";
 
 // Data and tensors.
 export { loadPackedCorpus } from "./lib/train/corpus.ts";

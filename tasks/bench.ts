@@ -36,9 +36,10 @@ import {
   tuneOpenBlas,
 } from "./bench_util.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
+import type { GraphBenchResult } from "./bench_graph.ts";
 
 /** The sections of the benchmark, in the order they run. */
-const SECTIONS = ["forward", "train", "circuits", "eval"] as const;
+const SECTIONS = ["forward", "train", "circuits", "eval", "graph"] as const;
 
 /** The command line of `deno task bench`. */
 export const BENCH_COMMAND = {
@@ -164,6 +165,7 @@ async function bench(values: OptionValues<typeof BENCH_COMMAND.options>): Promis
   if (sections.has("train")) await benchTrain(ctx);
   if (sections.has("circuits")) await benchCircuits(ctx);
   if (sections.has("eval")) await benchEval(ctx);
+  if (sections.has("graph")) await benchAttributionGraphs(ctx, ceiling);
 }
 
 // ---- the practical ceiling: a large matmul ------------------------------------------------
@@ -531,3 +533,67 @@ async function benchEval(ctx: Bench) {
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
+
+// ---- attribution graphs ---------------------------------------------------------------------
+/** Runs tasks/bench_graph.ts in a child process (its peak memory its own); returns its result. */
+async function graphRun(which: "tiny" | "gpt2", threads: number): Promise<GraphBenchResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ref("./bench_graph.ts"), which, String(threads)],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  if (!out.success) throw new Error(`bench_graph.ts ${which} failed (status ${out.code})`);
+  return JSON.parse(lines.at(-1)!) as GraphBenchResult;
+}
+
+async function benchAttributionGraphs(ctx: Bench, ceiling: number) {
+  console.log(
+    "## Attribution graphs: edges, pruning, scores and JSON, each in its own process (peak RSS its own)\n",
+  );
+  const runs = [await graphRun("tiny", ctx.threads), await graphRun("gpt2", ctx.threads)];
+  const label = (r: GraphBenchResult) =>
+    r.model === "tiny"
+      ? `tiny model, ${r.tokens} tokens`
+      : `GPT-2 small shape, 12 x 24576-feature transcoders, ${r.tokens} tokens`;
+  printTable(
+    [
+      "graph",
+      "active / nodes",
+      "total s",
+      "rows s",
+      "influence s",
+      "prune s",
+      "JSON s",
+      "rows/s",
+      "edge GFLOP/s",
+      "% of matmul ceiling",
+      "peak RSS GB",
+    ],
+    runs.map((r) => [
+      label(r),
+      `${r.activeFeatures} / ${r.featureNodes}`,
+      fmt(r.totalSeconds, 3),
+      fmt(r.rowSeconds, 3),
+      fmt(r.influenceSeconds, 2),
+      fmt(r.pruneSeconds, 2),
+      fmt(r.jsonSeconds, 2),
+      fmt(r.rows / (r.rowSeconds + r.influenceSeconds)),
+      fmt(r.flops / r.rowSeconds / 1e9),
+      fmt(100 * r.flops / r.rowSeconds / 1e9 / ceiling, 2),
+      fmt(r.peakRssBytes / 1e9, 3),
+    ]),
+  );
+  console.log();
+  for (const r of runs) {
+    console.log(
+      `${label(r)}: ${r.passes} reverse passes, ${
+        fmt(r.flops / 1e12, 3)
+      } TFLOP; pruned to ${r.prunedNodes} nodes and ${r.prunedLinks} links ` +
+        `(JSON ${fmt(r.jsonBytes / 1e6, 3)} MB); replacement ${
+          fmt(r.replacement, 3)
+        }, completeness ${fmt(r.completeness, 3)}`,
+    );
+  }
+  console.log();
+}

@@ -1,8 +1,8 @@
 /**
  * Where each node of a circuit graph goes, as the reference's `plot_graph` places them: height by
  * layer (`layerToFloat`), x by token position or order within a layer, edges child -> parent with
- * widths proportional to |contribution|. The renderers (lib/display's `circuitGraphSvg`,
- * `graphText`) draw what `graphLayout` returns.
+ * widths proportional to |contribution|. lib/display's `graphText` lists nodes in this order
+ * (the viewer, `showGraph`, lays graphs out itself).
  *
  * @module
  */
@@ -91,12 +91,11 @@ export interface LayoutLink {
   width: number;
 }
 
-/** Options of `graphLayout` and `circuitGraphSvg`. */
+/** Options of `graphLayout`. */
 export interface GraphLayoutOptions {
   /**
    * x = token position, or the node's order within its layer row (the reference spreads each
-   * layer's nodes evenly). `graphLayout` defaults to "order"; `circuitGraphSvg` to "token" when
-   * it is given the tokens, else "order".
+   * layer's nodes evenly; default "order").
    */
   x?: "token" | "order";
   /** Sequence length, to place negative tokens (`@-1` = last); default: the largest token seen + 1. */

@@ -7,7 +7,7 @@
  * - `heatmapSvg`: a matrix as coloured cells (OV de-embedding norms `[layers][heads]`);
  * - `scatterSvg`: values against their index ("Transcoder feature index" vs "Connection strength"
  *   of a pullback), the top k labelled;
- * - circuit graphs are drawn in circuit_chart.ts, from the layout in lib/circuits/graph_layout.ts.
+ * - circuit graphs are drawn by the attribution-graph viewer (graph_viewer.ts).
  *
  * Continuous colour legends are not drawn (Plot renders them through a canvas); every mark
  * carries a `<title>` tooltip with its value instead.

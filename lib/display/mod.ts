@@ -10,11 +10,15 @@
  *   `showPaths`, `showGraph`, `showHistogram`, `showHeatmap`, `showScatter`, `showDashboard`
  *   (a `FeatureDashboard`, built by `dashboardFromStats` or lib/dashboards), and the static HTML
  *   report of many dashboards, `renderDashboardReport`.
+ * - The attribution-graph viewer: `graphViewerHtml`, `writeGraphViewer` (one self-contained
+ *   HTML page) and `showGraphViewer` (inline in a notebook) for `ViewerGraph`s (circuit-tracer's
+ *   graph JSON, `ViewerNode`, `ViewerLink`, `ViewerNodeDetails`); `circuitGraphToViewer` for the
+ *   path graphs of greedy search (which `showGraph` shows).
  * - The pieces: token highlighting (`tokensHtml`, `tokensText`, `tokensAnsi`), tables
  *   (`htmlTable`, `textTable`, `tokensTable`, `pathsTable`, `featuresTable`, `layerEvalTable`,
  *   `allLayersEvalTable`, `summaryTable`), charts as SVG strings and their text counterparts
  *   (`plotToSvg`, `histogramSvg`/`histogramText`, `histogramBins`, `binsFromEdges`,
- *   `heatmapSvg`/`heatmapText`, `scatterSvg`/`scatterText`, `circuitGraphSvg`/`graphText`,
+ *   `heatmapSvg`/`heatmapText`, `scatterSvg`/`scatterText`, `graphText`,
  *   `NEGATIVE_COLOR`, `POSITIVE_COLOR`).
  *
  * @example
@@ -84,7 +88,19 @@ export {
   scatterSvg,
   scatterText,
 } from "./charts.ts";
-export { type CircuitGraphOptions, circuitGraphSvg, graphText } from "./circuit_chart.ts";
+export { graphText } from "./circuit_text.ts";
+export {
+  graphViewerHtml,
+  type GraphViewerOptions,
+  showGraphViewer,
+  type ShowGraphViewerOptions,
+  type ViewerGraph,
+  type ViewerLink,
+  type ViewerNode,
+  type ViewerNodeDetails,
+  writeGraphViewer,
+} from "./graph_viewer.ts";
+export { circuitGraphToViewer, type CircuitGraphViewerOptions } from "./circuit_graph_viewer.ts";
 export { type DashboardOptions, showDashboard } from "./dashboard_html.ts";
 export {
   type FeatureIndexRow,

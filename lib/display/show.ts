@@ -19,12 +19,12 @@
  * const fv = transcoderFeatureVector(transcoders[3]!, 1103); // mlp3tc[1103]@-1
  * const paths = greedyTopPaths(ctx, fv, { numIters: 2, numBranches: 3 });
  * const table = showPaths(paths); // as a cell's value: a table
- * const graph = showGraph(addErrorNodes(ctx, pathsToGraph(paths)), { tokens }); // the graph by layer
+ * const graph = showGraph(addErrorNodes(ctx, pathsToGraph(paths)), ctx); // in the graph viewer
  * const acts = tokens.map((_, t) => ctx.featureActs(3, t)[1103]);
  * await show(showTokens(tokens, acts, { current: -1 })); // in a terminal: text
  * // prints "<|endoftext|>The cat sat(0.35) on(0.94) the(1.37)[[ mat]](0.91)"
  * assert.match(table.text, /^Path \[0\]\[0\]: mlp3tc\[1103\]@-1: 0\.91 <- /);
- * assert.ok(graph.html.includes("<svg") && graph.text.includes("tc_error"));
+ * assert.ok(graph.html.includes("<iframe") && graph.text.includes("tc_error"));
  * ```
  *
  * @module
@@ -32,7 +32,10 @@
 import type { FeatureVector } from "../circuits/feature_vector.ts";
 import type { CircuitGraph } from "../circuits/graph.ts";
 import type { AllLayersEval, LayerEval } from "../transcoder/evals.ts";
-import { type CircuitGraphOptions, circuitGraphSvg, graphText } from "./circuit_chart.ts";
+import type { CircuitContext } from "../circuits/context.ts";
+import { graphText } from "./circuit_text.ts";
+import { circuitGraphToViewer } from "./circuit_graph_viewer.ts";
+import { showGraphViewer } from "./graph_viewer.ts";
 import {
   type HeatmapOptions,
   heatmapSvg,
@@ -216,28 +219,35 @@ export function showPaths(
 }
 
 /**
- * A circuit graph laid out by layer (SVG), with a text listing of nodes and their children.
+ * A circuit graph of greedy paths (`addErrorNodes(ctx, pathsToGraph(paths))`) in the
+ * attribution-graph viewer (layers up, positions across, hover for details, click to select,
+ * pin and group), with a text listing of nodes and their children.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { pathsToGraph } from "../circuits/graph.ts";
+ * import { CircuitContext } from "../circuits/context.ts";
+ * import { addErrorNodes, pathsToGraph } from "../circuits/graph.ts";
+ * import { greedyTopPaths, transcoderFeatureVector } from "../circuits/paths.ts";
+ * import { loadPretrained } from "../weights/pretrained.ts";
  * import { showGraph } from "./show.ts";
- * const fv = (layer: number, idx: number, token: number, contrib: number) => ({
- *   componentPath: [{ layer, type: "mlp" as const, token, featureType: "tc" as const, featureIndex: idx }],
- *   vector: new Float64Array(0), layer, sublayer: "resid_mid" as const, token, contrib, error: 0,
- * });
- * const root = fv(8, 89, -1, 7.57), a = fv(0, 8829, 9, 0.85), b = fv(2, 7620, 9, 0.41);
- * const d = showGraph(pathsToGraph([[root, a], [root, b]]), { title: "mlp8tc[89]" });
- * d.text.split("\n").slice(0, 3); // ["mlp8tc[89]", "Circuit graph: 3 nodes, 2 edges", "mlp8tc[89]@-1: 7.6  (layer 8.5)"]
- * assert.equal(d.html.match(/<circle/g)?.length, 3);
+ * const { model, transcoders } = await loadPretrained("tiny");
+ * const ctx = await CircuitContext.create(model, transcoders, "The cat sat on the mat");
+ * const paths = greedyTopPaths(ctx, transcoderFeatureVector(transcoders[3]!, 1103), { numIters: 2 });
+ * const d = showGraph(addErrorNodes(ctx, pathsToGraph(paths)), ctx, { title: "mlp3tc[1103]" });
+ * d.text.split("\n")[1]; // "Circuit graph: ... nodes, ... edges"
+ * assert.match(d.text, /^mlp3tc\[1103\]\nCircuit graph: \d+ nodes, \d+ edges/);
+ * assert.ok(d.html.startsWith("<iframe srcdoc="));
  * ```
  */
 export function showGraph(
   graph: CircuitGraph,
-  opts: CircuitGraphOptions & { title?: string } = {},
+  ctx: CircuitContext,
+  opts: { title?: string; height?: number } = {},
 ): Displayable {
-  return titled(opts.title, circuitGraphSvg(graph, opts), graphText(graph, opts));
+  const viewer = showGraphViewer(circuitGraphToViewer(graph, ctx), opts);
+  const text = graphText(graph);
+  return new Displayable(viewer.html, opts.title === undefined ? text : `${opts.title}\n${text}`);
 }
 
 /** What `evaluateTranscoders` returns, or parts of it. */

@@ -18,6 +18,12 @@ export type PatchMode = "replace" | "add";
 export interface PatchSpec {
   mode: PatchMode;
   shape: readonly number[];
+  /**
+   * For "replace": the fed tensor becomes the hook's value with its own (broadcastable) shape,
+   * instead of being expanded to the hook's shape, so that consumers broadcast it (a frozen
+   * attention pattern `[1, h, q, k]` shared by a batch is then never copied B times).
+   */
+  keepShape?: boolean;
 }
 
 /**
@@ -91,7 +97,11 @@ export class HookPoints {
         );
       }
       const p = this.#g.input(patchInputName(name), v.dtype, patch.shape);
-      v = patch.mode === "add" ? this.#g.add(v, p) : this.#g.expand(p, v.shape);
+      v = patch.mode === "add"
+        ? this.#g.add(v, p)
+        : patch.keepShape
+        ? p
+        : this.#g.expand(p, v.shape);
     }
     this.values.set(name, v);
     if (this.#outputs.has(name)) this.#g.output(name, v);

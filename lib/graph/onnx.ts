@@ -85,8 +85,21 @@ function attributeProto(name: string, v: AttrValue) {
   return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...v] };
 }
 
+/** The nodes that some graph output depends on, in the builder's (topological) order. */
+function liveNodes(g: Graph): Node[] {
+  const needed = new Set(g.outputs.map((o) => o.value.id));
+  const live: Node[] = [];
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (!n.outputs.some((o) => needed.has(o.id))) continue;
+    live.push(n);
+    for (const v of n.inputs) needed.add(v.id);
+  }
+  return live.reverse();
+}
+
 /**
- * Serialises a graph to ONNX bytes.
+ * Serialises a graph to ONNX bytes. Nodes that no output depends on are left out.
  *
  * @example
  * ```ts
@@ -102,7 +115,14 @@ export function toOnnx(g: Graph, graphName = "transcoder_circuits"): Uint8Array 
   for (const { name, value } of g.inputs) names.set(value.id, name);
   const nameOf = (v: Value) => names.get(v.id) ?? `t${v.id}`;
 
-  const initializer = [...g.constants].map(([id, c]) => tensorProto(`t${id}`, c));
+  // Only the nodes an output depends on are emitted (a graph built from a forward pass and its
+  // gradients often needs none of the forward values), and only the constants they read.
+  const live = liveNodes(g);
+  const used = new Set(live.flatMap((n) => n.inputs.map((v) => v.id)));
+  for (const { value } of g.outputs) used.add(value.id);
+  const initializer = [...g.constants].filter(([id]) => used.has(id)).map(([id, c]) =>
+    tensorProto(`t${id}`, c)
+  );
   let extra = 0;
   const constInput = (data: BigInt64Array | Float32Array, shape: number[], dtype: ElemType) => {
     const name = `c${extra++}`;
@@ -110,7 +130,7 @@ export function toOnnx(g: Graph, graphName = "transcoder_circuits"): Uint8Array 
     return name;
   };
 
-  const nodes = g.nodes.map((n: Node) => {
+  const nodes = live.map((n: Node) => {
     const inputs = n.inputs.map(nameOf);
     const attrs: Record<string, AttrValue> = { ...n.attrs };
     for (const key of tensorAttrs[n.op] ?? []) {

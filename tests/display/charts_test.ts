@@ -1,6 +1,6 @@
 /** Charts render headlessly to SVG with the expected marks; the graph is laid out by layer. */
 import assert from "node:assert/strict";
-import { circuitGraphSvg, graphText } from "../../lib/display/circuit_chart.ts";
+import { graphText } from "../../lib/display/circuit_text.ts";
 import { graphLayout, layerToFloat } from "../../lib/circuits/graph_layout.ts";
 import {
   heatmapSvg,
@@ -14,16 +14,7 @@ import {
   scatterText,
 } from "../../lib/display/charts.ts";
 import { edgeKey } from "../../lib/circuits/graph.ts";
-import {
-  attn,
-  countInGroup,
-  embed,
-  mlp0,
-  root,
-  selfContained,
-  smallGraph,
-  tcErr,
-} from "./fixtures.ts";
+import { attn, countInGroup, embed, mlp0, root, smallGraph, tcErr } from "./fixtures.ts";
 
 Deno.test("charts need no DOM globals", () => {
   assert.equal("document" in globalThis, false);
@@ -117,36 +108,8 @@ Deno.test("graphLayout() places nodes by layer and token, links child -> parent"
   assert.throws(() => graphLayout(bad), /node not in the graph: "nope@1"/);
 });
 
-Deno.test("circuitGraphSvg() draws an arrow per edge and a dot per node, higher layers higher up", () => {
+Deno.test("graphText() lists nodes from the top layer down with their children", () => {
   const g = smallGraph();
-  for (const x of ["token", "order"] as const) {
-    const svg = circuitGraphSvg(g, {
-      x,
-      tokens: x === "token" ? ["<|endoftext|>", ..."abcdefgh", "M"] : undefined,
-    });
-    assert.ok(svg.startsWith("<svg") && selfContained(svg));
-    assert.equal(countInGroup(svg, "arrow", "path"), 4);
-    assert.equal(countInGroup(svg, "dot", "circle"), 5);
-    const cy = (id: string) => {
-      const m = svg.match(
-        new RegExp(`cy="([\\d.]+)"[^>]*><title>${id.replace(/[[\]]/g, "\\$&")}:`),
-      );
-      assert.ok(m, id);
-      return Number(m[1]);
-    };
-    // SVG y grows downwards: layer 8.5 above 2 above 0.5 above 0.
-    assert.ok(cy("mlp8tc[89]@-1") < cy("attn2[2]@8"));
-    assert.ok(cy("attn2[2]@8") < cy("mlp0tc[8829]@9"));
-    assert.ok(cy("mlp0tc[8829]@9") <= cy("embed0@9"));
-    assert.ok(svg.includes(">mlp8tc[89]@-1</text>") && svg.includes(">tc_error</text>"));
-    assert.ok(svg.includes("embed0@9 -&gt; mlp0tc[8829]@9: 0.52"));
-    assert.ok(svg.includes(`stroke="${NEGATIVE_COLOR}"`)); // the negative error edge
-  }
-  assert.ok(
-    circuitGraphSvg(g, { tokens: ["<|endoftext|>", ..."abcdefgh", "M"] }).includes(
-      `>9: "M"</text>`,
-    ),
-  );
   const text = graphText(g);
   assert.ok(
     text.startsWith(

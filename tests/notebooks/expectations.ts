@@ -42,6 +42,26 @@ const caseStudies: Expectation[] = [
   [/attribution [-\d.]+, measured [-\d.]+ \(relative error/, "intervention checks"],
 ];
 
+const attributionGraphs: Expectation[] = [
+  [
+    /graph of "When Mary and John.*" on tiny: \d+ tokens, \d+ active features, \d+ feature nodes, \d+ nodes in all/,
+    "the graph",
+  ],
+  [/targets: "[^"]*" \(p=[\d.]+\)/, "the logit targets"],
+  [
+    /pruned to \d+ nodes and \d+ links; replacement score [\d.]+, completeness [\d.]+/,
+    "the scores",
+  ],
+  [/Attribution graph: \d+ nodes/, "the viewer"],
+  [
+    /ablating L\d+\/\d+@\d+ .*predicted change of the .* logit [-\d.]+, measured [-\d.]+ \(relative error [\d.e+-]+\)/,
+    "the frozen intervention",
+  ],
+  [/live ablation: p\(.*\) [\d.]+ -> [\d.]+/, "the live intervention"],
+  [/QK L\d+H0 \d+->3: score [-\d.]+, attention [\d.]+/, "the QK decomposition"],
+  [/without .*: score [-\d.]+/, "a QK removal"],
+];
+
 /** A notebook, its test environment and its expected results. */
 export interface NotebookSpec {
   path: string;
@@ -52,11 +72,17 @@ export interface NotebookSpec {
 const at = (name: string) => fileURLToPath(new URL(`../../notebooks/${name}`, import.meta.url));
 
 /** The project's notebooks. */
-export const NOTEBOOKS: Record<"walkthrough" | "caseStudies", NotebookSpec> = {
-  walkthrough: {
-    path: at("walkthrough.ipynb"),
-    env: { TC_MODEL: "tiny", TC_ROWS: "128" },
-    expected: walkthrough,
-  },
-  caseStudies: { path: at("case_studies.ipynb"), env: { TC_ROWS: "256" }, expected: caseStudies },
-};
+export const NOTEBOOKS: Record<"walkthrough" | "caseStudies" | "attributionGraphs", NotebookSpec> =
+  {
+    walkthrough: {
+      path: at("walkthrough.ipynb"),
+      env: { TC_MODEL: "tiny", TC_ROWS: "128" },
+      expected: walkthrough,
+    },
+    caseStudies: { path: at("case_studies.ipynb"), env: { TC_ROWS: "256" }, expected: caseStudies },
+    attributionGraphs: {
+      path: at("attribution_graphs.ipynb"),
+      env: { TC_MODEL: "tiny" },
+      expected: attributionGraphs,
+    },
+  };

@@ -15,6 +15,7 @@ import { main as dashboards } from "../../tasks/dashboards.ts";
 import { main as demo } from "../../tasks/demo.ts";
 import { main as evaluate } from "../../tasks/eval.ts";
 import { main as fuzz } from "../../tasks/fuzz.ts";
+import { main as graph } from "../../tasks/graph.ts";
 import { main as setup } from "../../tasks/setup.ts";
 import { main as trainModel } from "../../tasks/train_model.ts";
 import { main as trainTranscoder } from "../../tasks/train_transcoder.ts";
@@ -31,6 +32,7 @@ const TASKS: Record<string, Main> = {
   "train-transcoder": trainTranscoder,
   eval: evaluate,
   fuzz,
+  graph,
 };
 
 type Run = CapturedRun;
@@ -91,6 +93,7 @@ Deno.test("every task refuses an unknown flag, with the nearest known one", asyn
     "train-transcoder": ["--layr", "--layer"],
     eval: ["--modle", "--model"],
     fuzz: ["--input", "--inputs"],
+    graph: ["--promt", "--prompt"],
   };
   for (const [name, main] of Object.entries(TASKS)) {
     assertUserError(await run(main, ["--no-such-flag"]), name, /unknown option --no-such-flag/);
@@ -112,6 +115,7 @@ Deno.test("every task refuses a bad numeric value", async () => {
     "train-model": ["--batch", "0"],
     "train-transcoder": ["--layer", "0", "--lr", "fast"],
     eval: ["--batch", "1.5"],
+    graph: ["--prompt", "x", "--node-threshold", "2"],
   };
   for (const [name, args] of Object.entries(bad)) {
     assertUserError(await run(TASKS[name], args), `${name} ${args.join(" ")}`, /must be /);
@@ -190,5 +194,20 @@ Deno.test("bench and setup refuse bad lists and URLs before any work", async () 
   await assertRefused("setup", [
     [["--base-url", "huggingface.co", "--dry-run"], /--base-url must be an http\(s\) URL/],
     [["--model", "none", "--transcoders", "none"], /nothing to install/],
+  ]);
+});
+
+Deno.test("the graph task refuses a missing prompt, a typo'd model, a prompt over the context, a bad --logit-diff and --out", async () => {
+  const long = "word ".repeat(200);
+  await assertRefused("graph", [
+    [[], /--prompt is required/],
+    [["--prompt", "x", "--model", "gpt2-smal"], MODEL_TYPO],
+    [["--prompt", long], /more than the model's context of 128/],
+    [["--prompt", "x", "--logit-diff", " a"], /--logit-diff " a": expected two tokens/],
+    [
+      ["--prompt", "x", "--logit-diff", " cat, dogfish"],
+      /" dogfish" is 2 tokens .*expected exactly one/,
+    ],
+    [["--prompt", "x", "--out", "graph.svg"], /expected a \.html file/],
   ]);
 });
