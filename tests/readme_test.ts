@@ -11,10 +11,11 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 
 /** What each block must print, in order of the blocks. */
 const expected: RegExp[][] = [
-  // The API tour: the paths, the graph with error nodes, the dashboard of the found feature.
+  // The API tour: the paths, the graph with error nodes, an attribution graph, the dashboard.
   [
     /Path \[0\]\[0\]: mlp2tc\[\d+\]@-1 " world": /,
     /tc_error|bias_error/,
+    /Attribution graph: \d+ nodes \(\d+ features, \d+ errors, \d+ embeddings, \d+ logits\)/,
     /Firing frequency: [\d.]+%/,
   ],
   // The graph builder with autodiff: mean(relu(x w)) = 4 and d/dw = 0.5 for all-ones x, w = 0.5.

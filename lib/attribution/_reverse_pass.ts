@@ -121,6 +121,13 @@ export function buildReversePass(model: HookedModel, shape: ReverseShape): Graph
     const [chunks, w] = shape.sourceChunks[s];
     const sources = g.input(sourcesInput(s), "float32", [chunks, cfg.d_model, w]);
     const at = g.input(chunkPositionsInput(s), "int32", [chunks]);
+    if (s === 0 && chunks === T && w === 1) {
+      // The embedding slot: one token vector per position, a dot product at each position.
+      const tokens = g.reshape(sources, [1, T, cfg.d_model]);
+      const dots = g.reduceSum(g.mul(grad, tokens), [2], true); // [B, T', 1]
+      g.output(edgesOutput(s), g.transpose(dots, [1, 0, 2])); // [T', B, 1]
+      return;
+    }
     const perChunk = g.gather(g.transpose(grad, [1, 0, 2]), at, 0); // [chunks, B, d]
     g.output(edgesOutput(s), g.matmul(perChunk, sources)); // [chunks, B, w]
   });
