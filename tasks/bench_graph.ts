@@ -1,6 +1,6 @@
 /**
  * One attribution-graph benchmark run, in its own process so that its peak memory is its own:
- * `deno run -A tasks/bench_graph.ts tiny|gpt2 [threads]` builds the full graph (edges, pruning,
+ * `deno run -A tasks/bench_graph.ts tiny|gpt2 [threads] [batch]` builds the full graph (edges, pruning,
  * scores, JSON) and prints one line of JSON with the timings, the work and the peak RSS.
  *
  * - `tiny`: the embedded tiny model and its transcoders, a 128-token prompt (the start of the
@@ -85,10 +85,17 @@ async function setup(
 }
 
 /** Builds, prunes and exports one graph; returns what it measured. */
-export async function benchGraph(which: string, threads?: number): Promise<GraphBenchResult> {
+export async function benchGraph(
+  which: string,
+  threads?: number,
+  batchSize?: number,
+): Promise<GraphBenchResult> {
   const { model, transcoders, prompt } = await setup(which, threads);
   const t0 = performance.now();
-  const g = await attributionGraph(model, transcoders, prompt, { maxFeatureNodes: 8192 });
+  const g = await attributionGraph(model, transcoders, prompt, {
+    maxFeatureNodes: 8192,
+    batchSize,
+  });
   const t1 = performance.now();
   const pruned = pruneGraph(g);
   const scores = graphScores(g, { influence: pruned.influence });
@@ -121,10 +128,15 @@ export async function benchGraph(which: string, threads?: number): Promise<Graph
 }
 
 if (import.meta.main) {
-  const [which = "tiny", threads] = Deno.args;
+  const [which = "tiny", threads, batch] = Deno.args;
   if (which !== "tiny" && which !== "gpt2") {
     console.error(`error: expected "tiny" or "gpt2", got "${which}"`);
     Deno.exit(2);
   }
-  console.log(JSON.stringify(await benchGraph(which, threads ? Number(threads) : undefined)));
+  const result = await benchGraph(
+    which,
+    threads ? Number(threads) : undefined,
+    batch ? Number(batch) : undefined,
+  );
+  console.log(JSON.stringify(result));
 }

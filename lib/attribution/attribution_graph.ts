@@ -39,7 +39,7 @@ export interface AttributionGraphOptions extends SalientLogitOptions, Attributio
   /** At most this many feature nodes (default 8192, as circuit-tracer's demos). */
   maxFeatureNodes?: number;
   /**
-   * Feature rows computed between two influence estimates, in batches (default 16: 1024 rows, as
+   * Batches of feature rows computed between two influence estimates (default: 1024 rows, as
    * circuit-tracer's 4 batches of 256).
    */
   updateInterval?: number;
@@ -100,7 +100,8 @@ export async function attributionGraph(
   prompt: string | TokensLike,
   options: AttributionGraphOptions = {},
 ): Promise<AttributionResult> {
-  const { maxFeatureNodes = 8192, batchSize = 64, updateInterval = 16 } = options;
+  const { maxFeatureNodes = 8192, batchSize = 64 } = options;
+  const { updateInterval = Math.ceil(1024 / batchSize) } = options;
   for (const [name, v] of Object.entries({ maxFeatureNodes, updateInterval })) {
     if (!Number.isInteger(v) || v < 1) {
       throw new RangeError(`${name} must be a positive integer, got ${v}`);
