@@ -62,8 +62,9 @@ async function setup(
 ): Promise<{ model: HookedModel; transcoders: Transcoder[]; prompt: number[] }> {
   if (which === "tiny") {
     const { model, transcoders } = await loadPretrained("tiny", { threads });
-    const rows = await loadPackedCorpus({ source: "builtin", nCtx: 127, split: "validation" });
-    const prompt = Array.from((rows.data as Int32Array).subarray(0, 127));
+    const rows = await loadPackedCorpus({ source: "builtin", nCtx: 128, split: "validation" });
+    const row = Array.from((rows.data as Int32Array).subarray(0, 128));
+    const prompt = row[0] === 50256 ? row : row.slice(0, 127); // 128 tokens with BOS
     return { model, transcoders: transcoders as Transcoder[], prompt };
   }
   const cfg = GPT2_SMALL;
