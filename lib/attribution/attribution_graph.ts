@@ -245,7 +245,9 @@ export async function attributionGraph(
     const node = nodeOfCol[rowCol[r]];
     const src = rows.subarray(r * C, (r + 1) * C);
     const dst = adjacency.subarray(node * N, (node + 1) * N);
-    for (let i = 0; i < S; i++) dst[i] = src[selected[i]];
+    // Only features of the layers below the row's can be nonzero (selected is ascending).
+    const limit = firstFeatureOfLayer[rowLayer[r]];
+    for (let i = 0; i < S && selected[i] < limit; i++) dst[i] = src[selected[i]];
     dst.set(src.subarray(F), S); // errors, tokens and logits keep their order
   }
   const tEnd = performance.now();

@@ -183,7 +183,12 @@ Deno.test("random model: every checked adjacency column equals a frozen interven
   const model = modelFromStateDict(cfg, randomStateDict(cfg, 3, 0.3));
   const tcs = [0, 1, 2].map((l) => randomTranscoder(l, 40 + l, { encShift: -0.3 }));
   const tokens = [1, 5, 9, 13, 2, 44, 7, 30];
-  const graph = await attributionGraph(model, tcs, tokens, { batchSize: 4, maxNLogits: 3 });
+  // Batches run on prompt prefixes (3 prefix lengths): a target depends on its prefix only.
+  const graph = await attributionGraph(model, tcs, tokens, {
+    batchSize: 4,
+    maxNLogits: 3,
+    positionBuckets: 3,
+  });
   const c = nodeCounts(graph);
   assert.equal(graph.droppedFeatures, 0);
   assert.ok(c.features > 20, `only ${c.features} active features`);

@@ -5,6 +5,8 @@
  * dyadic, so every float64 sum is exact), partial influences against a dense loop (1e-12
  * relative), cumulative scores against an explicit sort (1e-15).
  */
+import { neumannInfluence } from "../reference/influence_reference.ts";
+import { Rng } from "../../lib/tensor/random.ts";
 import assert from "node:assert/strict";
 import {
   cumulativeScores,
@@ -15,16 +17,10 @@ import {
   thresholdOfSource,
 } from "../../lib/attribution/influence.ts";
 
-/** A small deterministic PRNG (mulberry32). */
+/** Uniforms in [0, 1) from the library's seeded generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 /** The sort-based definition (P4): sorted descending, cumsum / total, first >= tau, clipped. */
@@ -53,30 +49,6 @@ function randomDag(n: number, r: () => number, density = 0.3): Float32Array {
     }
   }
   return A;
-}
-
-/** I = w Â (Id - Â)^-1 by Gaussian elimination with partial pivoting, in float64. */
-function neumannInfluence(Ahat: Float64Array, n: number, w: ArrayLike<number>): Float64Array {
-  // Solve (Id - Â)^T x = (w Â)^T.
-  const M = Array.from({ length: n }, (_, i) => {
-    const row = new Float64Array(n + 1);
-    for (let j = 0; j < n; j++) row[j] = (i === j ? 1 : 0) - Ahat[j * n + i];
-    let b = 0;
-    for (let k = 0; k < n; k++) b += w[k] * Ahat[k * n + i];
-    row[n] = b;
-    return row;
-  });
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let i = c + 1; i < n; i++) if (Math.abs(M[i][c]) > Math.abs(M[p][c])) p = i;
-    [M[c], M[p]] = [M[p], M[c]];
-    for (let i = 0; i < n; i++) {
-      if (i === c || M[i][c] === 0) continue;
-      const f = M[i][c] / M[c][c];
-      for (let j = c; j <= n; j++) M[i][j] -= f * M[c][j];
-    }
-  }
-  return Float64Array.from(M, (row, i) => row[n] / row[i]);
 }
 
 function naiveNormalize(A: Float32Array, n: number, clamp: number): Float64Array {

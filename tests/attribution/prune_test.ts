@@ -7,6 +7,7 @@
  * different summation order may break the tie differently: such graphs are counted and must be
  * rare. Then the N = 9000 performance check (time and memory printed, loosely bounded).
  */
+import { neumannInfluence } from "../reference/influence_reference.ts";
 import assert from "node:assert/strict";
 import process from "node:process";
 import type { AttributionGraph } from "../../lib/attribution/graph_types.ts";
@@ -274,27 +275,6 @@ function normalize(A: Float64Array, N: number): Float64Array {
   return out;
 }
 
-/** sum_{k>=1} w Â^k = w Â (Id - Â)^-1, by Gaussian elimination. */
-function neumann(Ahat: Float64Array, N: number, w: Float64Array): Float64Array {
-  const M = Array.from({ length: N }, (_, i) => {
-    const row = new Float64Array(N + 1);
-    for (let j = 0; j < N; j++) row[j] = (i === j ? 1 : 0) - Ahat[j * N + i];
-    for (let k = 0; k < N; k++) row[N] += w[k] * Ahat[k * N + i];
-    return row;
-  });
-  for (let c = 0; c < N; c++) {
-    let p = c;
-    for (let i = c + 1; i < N; i++) if (Math.abs(M[i][c]) > Math.abs(M[p][c])) p = i;
-    [M[c], M[p]] = [M[p], M[c]];
-    for (let i = 0; i < N; i++) {
-      if (i === c || M[i][c] === 0) continue;
-      const f = M[i][c] / M[c][c];
-      for (let j = c; j <= N; j++) M[i][j] -= f * M[c][j];
-    }
-  }
-  return Float64Array.from(M, (row, i) => row[N] / row[i]);
-}
-
 /** P4 by explicit sort; also whether another score lies within `tol` of the cut (ambiguous). */
 function sortThreshold(scores: ArrayLike<number>, tau: number, tol: number) {
   const s = Array.from(scores).sort((a, b) => b - a);
@@ -317,12 +297,12 @@ function naivePrune(g: AttributionGraph, nodeThreshold: number, edgeThreshold: n
   const { features: S, errors: E, total: N } = nodeCounts(g);
   const A = Float64Array.from(g.adjacency);
   const w = logitWeights(g);
-  const I = neumann(normalize(A, N), N, w);
+  const I = neumannInfluence(normalize(A, N), N, w);
   const nodeT = sortThreshold(I, nodeThreshold, 1e-9);
   const node = Array.from(I, (x, i) => i >= S + E || x >= nodeT.cut);
   const Ap = A.map((x, k) => (node[Math.floor(k / N)] && node[k % N] ? x : 0));
   const Ahp = normalize(Ap, N);
-  const Ip = neumann(Ahp, N, w).map((x, i) => x + w[i]);
+  const Ip = neumannInfluence(Ahp, N, w).map((x, i) => x + w[i]);
   const score = Ahp.map((x, k) => x * Ip[Math.floor(k / N)]);
   const edgeT = sortThreshold(score, edgeThreshold, 1e-6);
   const edge = Array.from(score, (x, k) => x >= edgeT.cut && Ap[k] !== 0);

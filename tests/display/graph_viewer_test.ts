@@ -6,6 +6,7 @@
  *
  * Set `TC_VIEWER_SCREENSHOTS=/some/dir` to save screenshots of two graphs there.
  */
+import { Rng } from "../../lib/tensor/random.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseHTML } from "linkedom";
@@ -117,16 +118,10 @@ const SMALL_DETAILS: Record<string, ViewerNodeDetails> = {
   },
 };
 
-/** A deterministic PRNG (mulberry32). */
+/** Uniforms in [0, 1) from the library's seeded generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 /**
