@@ -15,6 +15,7 @@ import type { HookedModel } from "../model/hooked_model.ts";
 import { singleSequence } from "../model/hooked_model.ts";
 import type { TokensLike } from "../model/tokens.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { BOS_TOKEN_ID } from "../tokenizer/gpt2_tokenizer.ts";
 import type { Transcoder } from "../transcoder/transcoder.ts";
 import {
   chunkPositionsInput,
@@ -72,7 +73,7 @@ interface SourceSlot {
 
 /** The prompt as tokens with BOS first (`[T]`), checked. */
 export function promptTokens(model: HookedModel, prompt: string | TokensLike): Int32Array {
-  const bos = model.cfg.d_vocab > 50256 ? 50256 : undefined;
+  const bos = model.cfg.d_vocab > BOS_TOKEN_ID ? BOS_TOKEN_ID : undefined; // GPT-2's vocabulary
   let ids: Int32Array;
   if (typeof prompt === "string") {
     ids = Int32Array.from(singleSequence(model.toTokens(prompt)));
