@@ -987,6 +987,8 @@ const VIEWER_JS = String.raw`function (uid) {
   slider.value = String(state.threshold);
   slider.addEventListener("input", function () {
     state.threshold = Math.min(sliderMax, Math.max(0, Number(slider.value)));
+    // A range input rounds its value: at the right end, keep everything.
+    if (sliderMax - state.threshold < 1e-9) state.threshold = sliderMax;
     $("prune-value").textContent = fmt(state.threshold, 2);
     save(true);
     refresh(true);

@@ -5,7 +5,7 @@
  * checks: no error, every expected result, every line of a Deno-module reference run). Prints one
  * line per run and a summary; writes every run's result to `--out` (JSONL).
  *
- *     deno run -A tests/notebooks/soak.ts --runs 50 --out .cache/notebook_soak.jsonl
+ *     deno run -A tests/notebooks/soak.ts --runs 50 --out .cache/notebook_soak.jsonl [--only attributionGraphs]
  */
 import { parseArgs } from "node:util";
 import { NOTEBOOKS, type NotebookSpec } from "./expectations.ts";
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "50" },
     hogs: { type: "string", default: "2" },
     out: { type: "string", default: ".cache/notebook_soak.jsonl" },
+    /** Comma-separated notebook names (keys of NOTEBOOKS); default all. */
+    only: { type: "string" },
   },
 });
 const runs = Number(values.runs), nHogs = Number(values.hogs);
@@ -35,7 +37,9 @@ const hogs = Array.from(
 );
 await Deno.mkdir(".cache", { recursive: true });
 const out = await Deno.open(values.out, { write: true, create: true, truncate: true });
-const specs = Object.entries(NOTEBOOKS);
+const wanted = values.only?.split(",").map((x) => x.trim());
+const specs = Object.entries(NOTEBOOKS).filter(([name]) => !wanted || wanted.includes(name));
+if (specs.length === 0) throw new Error(`--only ${values.only}: none of ${Object.keys(NOTEBOOKS)}`);
 const references = new Map<string, NotebookRun>();
 const failed = new Map<string, number>();
 try {
