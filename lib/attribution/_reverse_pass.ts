@@ -79,8 +79,8 @@ export const sourcesInput = (s: number) => `sources:${s}`,
  *
  * Inputs: `tokens` int32 `[B, T']` (unused, any values), the model's weights, `patch:<hook>`
  * for every frozen hook (`frozenHookShapes`), `seed` `[B, T', d]` (each target's read vector
- * at its position, zero elsewhere), `sources:<s>` `[chunks, d, w]` and `chunk_positions:<s>`
- * int32 `[chunks]`. Outputs `edges:<s>` `[chunks, B, w]`: entry (c, b, j) is the direct effect
+ * at its position, zero elsewhere), `sources:<s>` `[chunks, d, w]` and (except for the
+ * embedding slot, one vector per position) `chunk_positions:<s>` int32 `[chunks]`. Outputs `edges:<s>` `[chunks, B, w]`: entry (c, b, j) is the direct effect
  * on target b of source vector j of chunk c (at its position) of slot s. Chunks of a few vectors
  * each (rather than one padded block per position) keep the padding small where positions have
  * very different numbers of active features.
@@ -120,7 +120,6 @@ export function buildReversePass(model: HookedModel, shape: ReverseShape): Graph
   grads.forEach((grad, s) => {
     const [chunks, w] = shape.sourceChunks[s];
     const sources = g.input(sourcesInput(s), "float32", [chunks, cfg.d_model, w]);
-    const at = g.input(chunkPositionsInput(s), "int32", [chunks]);
     if (s === 0 && chunks === T && w === 1) {
       // The embedding slot: one token vector per position, a dot product at each position.
       const tokens = g.reshape(sources, [1, T, cfg.d_model]);
@@ -128,6 +127,7 @@ export function buildReversePass(model: HookedModel, shape: ReverseShape): Graph
       g.output(edgesOutput(s), g.transpose(dots, [1, 0, 2])); // [T', B, 1]
       return;
     }
+    const at = g.input(chunkPositionsInput(s), "int32", [chunks]);
     const perChunk = g.gather(g.transpose(grad, [1, 0, 2]), at, 0); // [chunks, B, d]
     g.output(edgesOutput(s), g.matmul(perChunk, sources)); // [chunks, B, w]
   });
