@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { loadModel } from "../mod.ts";
 import { NonFiniteLossError } from "../lib/train/mod.ts";
 import { Progress } from "../lib/train/_progress.ts";
-import { saveTranscoderFolder, trainTranscoder } from "../lib/transcoder/mod.ts";
+import { type SaeSite, saveTranscoderFolder, trainTranscoder } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import { checkLayer, loadCorpusRows, parseCorpusSource, parseScheduleOption } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
@@ -19,7 +19,7 @@ export const TRAIN_TRANSCODER_COMMAND = {
   name: "deno task train-transcoder",
   usage: "--layer <L> [options]",
   summary:
-    "Trains a transcoder from blocks.L.ln2.hook_normalized to blocks.L.hook_mlp_out. Defaults are the reference's GPT-2 small values (train_transcoder.py); a run in --out resumes from its checkpoint.",
+    "Trains a transcoder from blocks.L.ln2.hook_normalized to blocks.L.hook_mlp_out (or, with --sae, a sparse autoencoder on one of them). Defaults are the reference's GPT-2 small values (train_transcoder.py); a run in --out resumes from its checkpoint.",
   options: {
     layer: {
       type: "integer",
@@ -39,6 +39,13 @@ export const TRAIN_TRANSCODER_COMMAND = {
       default: "builtin",
       arg: "src",
       help: "builtin, sotu, moby-dick, or a path (.txt, .jsonl, folder)",
+    },
+    sae: {
+      type: "string",
+      choices: ["mlp_out", "mlp_in"],
+      arg: "site",
+      help:
+        "train a sparse autoencoder instead, on blocks.L.hook_mlp_out (mlp_out) or blocks.L.ln2.hook_normalized (mlp_in), same recipe",
     },
     "d-sae": {
       type: "integer",
@@ -84,7 +91,7 @@ export const TRAIN_TRANSCODER_COMMAND = {
     export: {
       type: "string",
       arg: "dir",
-      help: "write the SAELens folder here (default <out>/transcoder)",
+      help: "write the SAELens folder here (default <out>/transcoder, or <out>/sae)",
     },
     float16: { type: "boolean", help: "store the exported weights in float16" },
     "checkpoint-every": {
@@ -112,7 +119,8 @@ async function train(values: TrainTranscoderValues): Promise<number> {
   const schedule = parseScheduleOption(values.schedule);
   const model = await loadModel(await resolveModelDir(values.model), { threads });
   const layer = checkLayer(values.layer, model.cfg.n_layers);
-  const out = values.out ?? `runs/transcoder-L${layer}`;
+  const out = values.out ??
+    (values.sae ? `runs/sae-${values.sae}-L${layer}` : `runs/transcoder-L${layer}`);
   const rows = await loadCorpusRows({
     source: parseCorpusSource(values.corpus),
     nCtx: model.cfg.n_ctx,
@@ -127,11 +135,13 @@ async function train(values: TrainTranscoderValues): Promise<number> {
     console.error("\ninterrupt: writing a checkpoint (Ctrl-C again to abort)");
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  const progress = new Progress(`transcoder L${layer}`, totalTokens, { unit: "tok" });
+  const what = values.sae ? `SAE ${values.sae}` : "transcoder";
+  const progress = new Progress(`${what} L${layer}`, totalTokens, { unit: "tok" });
   let result;
   try {
     result = await trainTranscoder(model, rows, {
       layer,
+      sae: values.sae as SaeSite | undefined,
       dSae: values["d-sae"],
       l1Coefficient: values.l1,
       lr: values.lr,
@@ -173,7 +183,7 @@ async function train(values: TrainTranscoderValues): Promise<number> {
     console.log(`stopped at step ${result.steps}; run the same command to resume`);
     return stop ? 130 : 0;
   }
-  const dest = values.export ?? join(out, "transcoder");
+  const dest = values.export ?? join(out, values.sae ? "sae" : "transcoder");
   await saveTranscoderFolder(dest, result.transcoder, {
     floatDtype: values.float16 ? "F16" : "F32",
   });

@@ -109,6 +109,11 @@ export function checkTranscoders(
   }
   return transcoders.slice(0, L).map((tc, l) => {
     const t = tc!;
+    if (t.kind !== "transcoder") {
+      throw new RangeError(
+        `attribution graphs need transcoders; transcoders[${l}] is an SAE on ${t.cfg.hook_name}`,
+      );
+    }
     if (t.layer !== l || t.cfg.out_hook_name !== `blocks.${l}.hook_mlp_out`) {
       throw new RangeError(
         `transcoders[${l}] replaces ${t.cfg.out_hook_name} (layer ${t.layer}); expected blocks.${l}.hook_mlp_out`,

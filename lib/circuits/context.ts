@@ -159,6 +159,11 @@ export class CircuitContext {
           `transcoder for layer ${tc.layer} has d_in ${tc.cfg.d_in}; the model's d_model is ${model.cfg.d_model}`,
         );
       }
+      if (tc.kind !== "transcoder") {
+        throw new RangeError(
+          `circuits need transcoders; the dictionary for layer ${tc.layer} is an SAE on ${tc.cfg.hook_name}`,
+        );
+      }
       byLayer[tc.layer] = tc;
     }
     const { cache } = await model.runWithCache(tokens, {

@@ -38,6 +38,12 @@ export interface ProbeSpec {
   key: string;
   /** Run blocks `0..stopAtLayer-1`. */
   stopAtLayer: number;
+  /**
+   * Compute the last block's MLP (default false: its output is skipped, as nothing before it
+   * depends on it); true when the probe reads `blocks.{stopAtLayer-1}.hook_mlp_out` (an SAE on
+   * the MLP's output). See {@linkcode encoderStop}.
+   */
+  keepLastMlp?: boolean;
   /** Appends the reduction and declares its outputs with `g.output`. */
   build(g: Graph, probe: ProbeContext): void;
 }
@@ -114,8 +120,8 @@ export async function runProbe(
   }
   const res = await model.forward(tokens, {
     stopAtLayer: stop,
-    // The last block's MLP output is never read: skip its matmuls.
-    mlpReplacements: new Map([[stop - 1, "zero"]]),
+    // Unless the probe reads it, the last block's MLP output is never used: skip its matmuls.
+    mlpReplacements: spec.keepLastMlp ? undefined : new Map([[stop - 1, "zero"]]),
     extension: { key: `probe:${spec.key}`, build: spec.build, feeds },
   });
   return res.extra ?? {};
@@ -137,7 +143,8 @@ export function transcoderInputName(layer: number, name: TranscoderParam): strin
 
 /**
  * Declares a transcoder's encoder parameters as probe inputs and returns its pre-activations and
- * feature activations `[b, p, d_sae]` on the layer's MLP input: the first half of
+ * feature activations `[b, p, d_sae]` on its input hook (the layer's MLP input; an SAE's hook):
+ * the first half of
  * `transcoderForward`, without the decoder (never read here).
  *
  * @example
@@ -181,7 +188,26 @@ export function spliceEncoder(
   for (const name of ["W_enc", "b_enc", "b_dec"] as const) {
     p[name] = probe.input(transcoderInputName(tc.layer, name), "float32", shapes[name]);
   }
-  return transcoderEncode(g, probe.hook(`blocks.${tc.layer}.ln2.hook_normalized`), p);
+  return transcoderEncode(g, probe.hook(tc.cfg.hook_name), p);
+}
+
+/**
+ * How far a probe that reads a dictionary's input hook runs: through its layer, with that layer's
+ * MLP computed when the input is the MLP's output (an SAE on `hook_mlp_out`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encoderStop } from "./_probe_graph.ts";
+ * import { mlpSaeConfig, mlpTranscoderConfig, Transcoder } from "../transcoder/transcoder.ts";
+ * const tc = Transcoder.random(mlpTranscoderConfig(1, { d_in: 8, d_sae: 16 }), 0);
+ * encoderStop(tc); // { stopAtLayer: 2, keepLastMlp: false }
+ * const sae = Transcoder.random(mlpSaeConfig(1, { d_in: 8, d_sae: 16 }, "mlp_out"), 0);
+ * assert.deepEqual(encoderStop(sae), { stopAtLayer: 2, keepLastMlp: true });
+ * ```
+ */
+export function encoderStop(tc: Transcoder): { stopAtLayer: number; keepLastMlp: boolean } {
+  return { stopAtLayer: tc.layer + 1, keepLastMlp: tc.cfg.hook_name.endsWith(".hook_mlp_out") };
 }
 
 /**
@@ -219,7 +245,8 @@ export function encoderFeeds(tc: Transcoder): Record<string, Tensor> {
  * ```
  */
 export function encoderKey(tc: Transcoder): string {
-  return `tc${tc.layer}:${tc.cfg.d_in}x${tc.cfg.d_sae}`;
+  const what = tc.kind === "sae" ? `sae:${tc.cfg.hook_name}` : `tc${tc.layer}`;
+  return `${what}:${tc.cfg.d_in}x${tc.cfg.d_sae}`;
 }
 
 /**

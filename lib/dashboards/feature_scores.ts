@@ -27,6 +27,7 @@ import {
   checkTranscoder,
   encoderFeeds,
   encoderKey,
+  encoderStop,
   runProbe,
   spliceEncoder,
   transcoderInputName,
@@ -89,7 +90,7 @@ export async function featureColumns(
   await streamRows(rows, { batchSize, label, quiet }, async ({ rows: batch, start }) => {
     const res = await runProbe(model, batch, {
       key: `columns:${encoderKey(tc)}:${F}`,
-      stopAtLayer: tc.layer + 1,
+      ...encoderStop(tc),
       build(g, probe) {
         const { z } = spliceEncoder(g, probe, tc); // [b, p, d_sae]
         const idx = probe.input("columns:features", "int32", [F]);
@@ -164,9 +165,9 @@ export async function featureScores(
   await streamRows(rows, { batchSize, label, quiet }, async ({ rows: batch, start, end }) => {
     const res = await runProbe(model, batch, {
       key: `raw:${encoderKey(tc)}`,
-      stopAtLayer: tc.layer + 1,
+      ...encoderStop(tc),
       build(g, probe) {
-        const x = probe.hook(`blocks.${tc.layer}.ln2.hook_normalized`);
+        const x = probe.hook(tc.cfg.hook_name);
         const bDec = probe.input(transcoderInputName(tc.layer, "b_dec"), "float32", [d]);
         const s = g.add(
           g.matmul(g.sub(x, bDec), probe.input("raw:v", "float32", [d, 1])),

@@ -55,6 +55,7 @@ import {
   checkTranscoder,
   encoderFeeds,
   encoderKey,
+  encoderStop,
   runProbe,
   spliceEncoder,
 } from "./_probe_graph.ts";
@@ -689,7 +690,7 @@ export async function computeFeatureStats(
       const k = K;
       res = await runProbe(model, batch, {
         key: `stats:${encoderKey(tc)}:${k}`,
-        stopAtLayer: tc.layer + 1,
+        ...encoderStop(tc),
         build(g, probe) {
           const { z } = spliceEncoder(g, probe, tc); // [b, p, d_sae]
           const [values, ids] = g.topk(z, k, -1); // [b, p, K]

@@ -88,10 +88,13 @@ export class WeightInputs {
   }
 }
 
-/** What replaces a layer's MLP: `zero` ablates it (output zero); a function builds a replacement. */
+/**
+ * What replaces a layer's MLP: `zero` ablates it (output zero); a function builds a replacement
+ * from the MLP input x, and may call `mlp` (the layer's own MLP, with its hooks) on any input.
+ */
 export type MlpReplacement =
   | "zero"
-  | ((g: Graph, x: Value, layer: number, h: HookPoints) => Value);
+  | ((g: Graph, x: Value, layer: number, h: HookPoints, mlp: (x: Value) => Value) => Value);
 
 /** Everything the GPT-2 graph builder needs besides the config. */
 export interface Gpt2GraphOptions {
@@ -187,7 +190,7 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
   const mlpOut = replacement === "zero"
     ? g.expand(g.scalar(0), x2.shape) // zero ablation: [b, p, d] of zeros
     : replacement
-    ? replacement(g, x2, l, h)
+    ? replacement(g, x2, l, h, (x) => mlp(g, x, w, h, l))
     : mlp(g, x2, w, h, l);
   const out = h.hook(name("hook_mlp_out"), mlpOut);
   return h.hook(name("hook_resid_post"), g.add(resid, out));

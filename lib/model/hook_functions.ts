@@ -215,8 +215,8 @@ export function ablatePosition(
 
 /**
  * A hook function that ablates one transcoder feature on `blocks.{l}.transcoder.hook_acts`
- * (the activations of a spliced transcoder, `[batch, pos, d_sae]`): zeros, or its mean over
- * the batch's positions.
+ * (the activations of a spliced transcoder, `[batch, pos, d_sae]`; `blocks.{l}.sae.hook_acts`
+ * for a spliced SAE): zeros, or its mean over the batch's positions.
  *
  * @example
  * ```ts
@@ -241,8 +241,10 @@ export function ablateFeature(
   { mode = "zero" }: { mode?: AblationMode } = {},
 ): HookFunction {
   return (v: Tensor<"float32">, { name }: HookContext): Tensor<"float32"> => {
-    if (!name.endsWith("transcoder.hook_acts")) {
-      throw new RangeError(`ablateFeature needs a transcoder.hook_acts hook, not "${name}"`);
+    if (!/\.(transcoder|sae)\.hook_acts$/.test(name)) {
+      throw new RangeError(
+        `ablateFeature needs a transcoder.hook_acts or sae.hook_acts hook, not "${name}"`,
+      );
     }
     // The feature axis is the last: treat [b, p, d_sae] as [b * p, d_sae] rows.
     const rows = { ...v, shape: [v.data.length / v.shape.at(-1)!, v.shape.at(-1)!, 1] };

@@ -49,13 +49,18 @@ export interface MlpReplacementProvider {
   readonly key: string;
   /** Hook names it adds for layer l (they become readable and patchable). */
   hookNames(layer: number): string[];
-  /** Builds the replacement output `[b, p, d_model]` from the MLP input x `[b, p, d_model]`. */
+  /**
+   * Builds the replacement output `[b, p, d_model]` from the MLP input x `[b, p, d_model]`;
+   * `mlp` applies the layer's own MLP (with its hooks) to any `[b, p, d_model]` value, for
+   * replacements that wrap it (an SAE on the MLP's input or output).
+   */
   build(
     g: Graph,
     x: Value,
     layer: number,
     hooks: HookPoints,
     param: (name: string, shape: readonly number[]) => Value,
+    mlp: (x: Value) => Value,
   ): Value;
   /** Parameter tensors by the names passed to `param`. */
   params(): ReadonlyMap<string, Tensor<"float32">>;
@@ -600,12 +605,12 @@ export class HookedModel {
           built.set(l, "zero");
           continue;
         }
-        built.set(l, (g2, x, layer, h) =>
+        built.set(l, (g2, x, layer, h, mlp) =>
           r.build(g2, x, layer, h, (name, shape) => {
             const inputName = `${prefix}blocks.${layer}.replacement.${name}`;
             providerParams.set(inputName, { set: index, layer, name });
             return g2.input(inputName, "float32", shape);
-          }));
+          }, mlp));
       }
       return built;
     };

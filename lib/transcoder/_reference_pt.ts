@@ -22,6 +22,7 @@ import { shapeStr, type Tensor, toFloat32, toNested } from "../tensor/tensor.ts"
 import { parseTranscoderConfig } from "./saelens_folder.ts";
 import {
   checkTranscoderParams,
+  isSaeConfig,
   Transcoder,
   TRANSCODER_PARAMS,
   type TranscoderConfig,
@@ -157,22 +158,19 @@ export function transcoderFromReferenceCheckpoint(
   const cfg: TranscoderConfig = parseTranscoderConfig(fields, `${source}: cfg`);
   const sd = m.get("state_dict");
   if (!(sd instanceof Map)) return fail(`"state_dict" is not a dict`);
-  for (const name of TRANSCODER_PARAMS) {
-    if (!sd.has(name)) {
-      const hint = name === "b_dec_out" && fields.is_transcoder === false
-        ? " (cfg.is_transcoder is false: this is an SAE, not a transcoder)"
-        : "";
-      fail(`state_dict is missing "${name}"${hint}`);
-    }
+  // An SAE (the reference's `is_transcoder: false`) has no b_dec_out: its output bias is b_dec.
+  const names = TRANSCODER_PARAMS.filter((n) => !(n === "b_dec_out" && isSaeConfig(cfg)));
+  for (const name of names) {
+    if (!sd.has(name)) fail(`state_dict is missing "${name}"`);
     const t = sd.get(name);
     if (!isHostTensor(t)) return fail(`state_dict "${name}" is not a tensor`);
     if (t.dtype !== "float32" && t.dtype !== "float64") {
       fail(`state_dict "${name}" has dtype ${t.dtype}, expected a floating-point tensor`);
     }
   }
-  checkTranscoderParams(cfg, sd, { source, what: "state_dict" });
+  checkTranscoderParams(cfg, sd, { source, what: "state_dict", optional: ["b_dec_out"] });
   const params = new Map<string, Tensor<"float32">>();
-  for (const name of TRANSCODER_PARAMS) {
+  for (const name of names) {
     const t = sd.get(name) as Tensor;
     params.set(name, t.dtype === "float32" ? t as Tensor<"float32"> : toFloat32(t));
   }

@@ -4,7 +4,8 @@
  *
  * 1. Renormalise the decoder rows to unit L2 norm (the reference does it in place at the start
  *    of every step; the normalised value is what is differentiated and updated).
- * 2. `z = ReLU((x - b_dec) W_enc + b_enc)`, `y_hat = z W_dec + b_dec_out`.
+ * 2. `z = ReLU((x - b_dec) W_enc + b_enc)`, `y_hat = z W_dec + b_dec_out` (an SAE's step adds
+ *    `b_dec` instead: its output bias is tied to the input one, and its target y is its input).
  * 3. `mse = mean((y_hat - y)^2 / ||y||)` (per element, divided by each target row's L2 norm).
  * 4. `l1 = l1_coefficient * mean_batch sum_features |z|`.
  * 5. Ghost gradients when some features are dead: `ghost_out = exp(hidden_pre[:, dead]) W_dec[dead]`,
@@ -35,6 +36,11 @@ export interface TranscoderStepOptions {
   batch: number;
   l1Coefficient: number;
   useGhostGrads: boolean;
+  /**
+   * An SAE's step: no `b_dec_out` parameter, the decoder adds `b_dec` (the reference's
+   * `SparseAutoencoder` with `is_transcoder=False`). Default false.
+   */
+  tiedOutputBias?: boolean;
   /**
    * How ghost gradients select the dead features: as a boolean mask over all features
    * (`dead_mask [d_sae]`; the ghost pass costs a full decoder matmul), or, with a capacity K, as
@@ -115,8 +121,9 @@ function rowNorm(g: Graph, v: Value): Value {
  */
 export function transcoderStepSpec(o: TranscoderStepOptions): StepSpec {
   const shapes = transcoderShapes(o);
+  const tied = o.tiedOutputBias ?? false;
   return {
-    params: new Map(Object.entries(shapes)),
+    params: new Map(Object.entries(shapes).filter(([n]) => !(tied && n === "b_dec_out"))),
     adam: o.adam ?? {},
     noDecay: () => true,
     prepare: (g, name, input) => (name === "W_dec" ? g.div(input, rowNorm(g, input)) : input),
@@ -126,6 +133,7 @@ export function transcoderStepSpec(o: TranscoderStepOptions): StepSpec {
     },
     forward(g, params) {
       const p = Object.fromEntries(params) as Record<TranscoderParam, Value>;
+      if (tied) p.b_dec_out = p.b_dec;
       const x = g.input("x", "float32", [o.batch, o.d_in]);
       const y = g.input("y", "float32", [o.batch, o.d_out]);
       const { hiddenPre, z, yHat } = transcoderForward(g, x, p);

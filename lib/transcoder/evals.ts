@@ -39,14 +39,17 @@ function reconstructionStats(transcoders: readonly Transcoder[]): GraphExtension
     for (const n of params) feeds[`tc${tc.layer}.${n}`] = tc.params.get(n)!;
   }
   return {
-    key: `eval-recon:${transcoders.map((t) => `${t.layer}:${t.cfg.d_sae}`).join(",")}`,
+    key: `eval-recon:${
+      transcoders.map((t) => `${t.layer}:${t.cfg.d_sae}:${t.cfg.hook_name}>${t.cfg.out_hook_name}`)
+        .join(",")
+    }`,
     feeds,
     build(g, { hook, input }) {
       for (const tc of transcoders) {
         const l = tc.layer, shapes = transcoderShapes(tc.cfg);
         const p = {} as Record<TranscoderParam, ReturnType<typeof input>>;
         for (const n of params) p[n] = input(`tc${l}.${n}`, "float32", shapes[n]);
-        const x = hook(`blocks.${l}.ln2.hook_normalized`), y = hook(`blocks.${l}.hook_mlp_out`);
+        const x = hook(tc.cfg.hook_name), y = hook(tc.cfg.out_hook_name);
         const { z, yHat } = transcoderForward(g, x, p); // [b, p, d_sae], [b, p, d]
         const e = g.sub(y, yHat);
         g.output(

@@ -4,6 +4,9 @@
  * - The transcoder: `Transcoder` (encode, sparse latents, decode, parameters, splicing into a
  *   model with `asReplacement()`, `Transcoder.random`), `TranscoderConfig`, `mlpTranscoderConfig`,
  *   `TRANSCODER_PARAMS` (`TranscoderParam`), `SparseActivations`; `TranscoderError`.
+ * - Sparse autoencoders: the same class with `kind === "sae"` (input hook = target hook, output
+ *   bias tied to `b_dec`), `mlpSaeConfig` on an `SaeSite` (`mlp_out` or `mlp_in`); trained by
+ *   `trainTranscoder` with `{ sae }`, spliced, evaluated, saved and loaded as transcoders are.
  * - Loading and saving: `loadTranscoder` (a SAELens-style folder, a reference `.pt` checkpoint or
  *   `"<model>:<layer>"`), `loadTranscoders` (a model's set), `LoadTranscoderOptions`;
  *   `saveTranscoderFolder` and its file names `SAELENS_FILES`.
@@ -34,7 +37,9 @@
  * @module
  */
 export {
+  mlpSaeConfig,
   mlpTranscoderConfig,
+  type SaeSite,
   type SparseActivations,
   Transcoder,
   TRANSCODER_PARAMS,

@@ -15,6 +15,7 @@ import type { Runtime } from "../graph/session.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
   checkTranscoderParams,
+  isSaeConfig,
   Transcoder,
   type TranscoderConfig,
   TranscoderError,
@@ -96,8 +97,11 @@ export function parseTranscoderConfig(
     );
   }
   const d_in = num(raw, "d_in", path);
+  // The target hook: given; the input hook for an SAE (the reference's `is_transcoder: false`,
+  // or a hook that is no MLP input); else the layer's MLP output (arena-demos-transcoder).
+  const sae = raw.is_transcoder === false || !/\.(ln2\.hook_normalized|hook_mlp_in)$/.test(hook);
   const out = raw.out_hook_name ?? raw.hook_name_out ?? raw.out_hook_point ??
-    `blocks.${layer}.hook_mlp_out`;
+    (sae ? hook : `blocks.${layer}.hook_mlp_out`);
   return {
     ...raw,
     d_in,
@@ -155,8 +159,9 @@ export async function loadTranscoderFolder(
     what: "tensor",
     optional: ["b_dec_out"],
   });
-  if (!params.has("b_dec_out")) {
-    // An SAE-shaped file without an output bias: the decoder adds none.
+  if (!params.has("b_dec_out") && !isSaeConfig(cfg)) {
+    // A transcoder without an output bias (arena-demos' folded variants): the decoder adds none.
+    // An SAE without one has its output bias tied to b_dec (the Transcoder constructor).
     params.set("b_dec_out", {
       dtype: "float32",
       shape: [cfg.d_out],
@@ -214,15 +219,18 @@ export async function saveTranscoderFolder(
   } = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
+  const tied = tc.tiedBias;
   const cfg = {
-    architecture: "transcoder",
+    architecture: tc.kind === "sae" ? "standard" : "transcoder",
     activation_fn_str: "relu",
     apply_b_dec_to_input: true,
-    use_b_dec_out: true,
+    use_b_dec_out: !tied,
     normalize_activations: "none",
     ...tc.cfg,
   };
-  await writeSafetensors(join(dir, SAELENS_FILES.weights), tc.params, { floatDtype });
+  // A tied SAE stores b_dec once, as SAELens does.
+  const params = new Map([...tc.params].filter(([n]) => !(tied && n === "b_dec_out")));
+  await writeSafetensors(join(dir, SAELENS_FILES.weights), params, { floatDtype });
   if (logSparsity) {
     await writeSafetensors(join(dir, SAELENS_FILES.sparsity), { sparsity: logSparsity });
   }

@@ -22,7 +22,9 @@ import { initialState, NonFiniteLossError, Trainer, type TrainState } from "../t
 import { ActivationStore, columnMeans } from "./activation_store.ts";
 import {
   initialTranscoderParams,
+  mlpSaeConfig,
   mlpTranscoderConfig,
+  type SaeSite,
   Transcoder,
   type TranscoderConfig,
 } from "./transcoder.ts";
@@ -32,6 +34,13 @@ import { existsSync } from "node:fs";
 /** Options of a transcoder training run; the defaults are the reference's GPT-2 values. */
 export interface TranscoderTrainOptions {
   layer: number;
+  /**
+   * Train a sparse autoencoder on this site of the layer's MLP instead of a transcoder (same
+   * recipe; input and target are the hook's value, the output bias is tied to `b_dec`): its
+   * output `blocks.{l}.hook_mlp_out` (the reference's sweep) or its input
+   * `blocks.{l}.ln2.hook_normalized` (the reference's interpretability comparison).
+   */
+  sae?: SaeSite;
   /** Features (default 32 x d_model, the reference's expansion factor). */
   dSae?: number;
   /** Default 1.4e-4. */
@@ -79,9 +88,12 @@ export interface TranscoderTrainOptions {
 export function resolveTranscoderOptions(
   o: TranscoderTrainOptions,
   dModel: number,
-): Required<Omit<TranscoderTrainOptions, "lrEnd">> & { lrEnd: number } {
+): Required<Omit<TranscoderTrainOptions, "lrEnd" | "sae">> & Pick<TranscoderTrainOptions, "sae"> & {
+  lrEnd: number;
+} {
   return {
     layer: o.layer,
+    sae: o.sae,
     dSae: o.dSae ?? 32 * dModel,
     l1Coefficient: o.l1Coefficient ?? 1.4e-4,
     lr: o.lr ?? 4e-4,
@@ -128,7 +140,8 @@ export interface TranscoderTrainHooks {
 }
 
 /**
- * Trains a transcoder on a model's activations over token rows `[n, n_ctx]`.
+ * Trains a transcoder (or, with `sae`, a sparse autoencoder) on a model's activations over token
+ * rows `[n, n_ctx]`.
  * Returns the trained transcoder and whether the run completed (false when stopped early).
  *
  * @example
@@ -170,8 +183,12 @@ export async function trainTranscoder(
     );
   }
   const d = model.cfg.d_model;
+  if (o.sae !== undefined && o.sae !== "mlp_out" && o.sae !== "mlp_in") {
+    throw new RangeError(`sae must be "mlp_out" or "mlp_in", got ${JSON.stringify(o.sae)}`);
+  }
+  const sizes = { d_in: d, d_sae: o.dSae };
   const cfg: TranscoderConfig = {
-    ...mlpTranscoderConfig(o.layer, { d_in: d, d_sae: o.dSae }),
+    ...(o.sae ? mlpSaeConfig(o.layer, sizes, o.sae) : mlpTranscoderConfig(o.layer, sizes)),
     model_name: hooks.modelName ?? "model",
     context_size: rows.shape[1],
     prepend_bos: true,
@@ -194,6 +211,7 @@ export async function trainTranscoder(
     d_out: d,
     batch: o.trainBatchSize,
     l1Coefficient: o.l1Coefficient,
+    tiedOutputBias: o.sae !== undefined,
   };
 
   // State: a checkpoint to resume, or a fresh initialisation.
@@ -208,7 +226,9 @@ export async function trainTranscoder(
     passesSinceFired = Float64Array.from(meta.extra.passesSinceFired as number[]);
     startRow = meta.extra.cursor as number;
   } else {
-    state = initialState(initialTranscoderParams(cfg, o.seed));
+    const params = initialTranscoderParams(cfg, o.seed);
+    if (o.sae) params.delete("b_dec_out"); // tied to b_dec
+    state = initialState(params);
   }
   const store = new ActivationStore(model, rows, {
     inHook: cfg.hook_name,
@@ -223,7 +243,7 @@ export async function trainTranscoder(
   if (state.step === 0 && o.bDecInit === "mean") {
     const { x, y } = await store.storage();
     state.params.get("b_dec")!.data.set(columnMeans(x, d));
-    state.params.get("b_dec_out")!.data.set(columnMeans(y, d));
+    state.params.get("b_dec_out")?.data.set(columnMeans(y, d));
   }
   const schedule = {
     name: o.schedule,

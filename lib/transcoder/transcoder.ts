@@ -10,6 +10,13 @@
  * Parameters in the reference's names and shapes: `W_enc [d_in, d_sae]`, `b_enc [d_sae]`,
  * `W_dec [d_sae, d_out]`, `b_dec [d_in]` (input side, subtracted from x), `b_dec_out [d_out]`.
  *
+ * The same class holds a sparse autoencoder (SAE): a dictionary whose input and target hooks are
+ * the same (`cfg.hook_name === cfg.out_hook_name`, `kind === "sae"`), with the output bias tied
+ * to the input one as in the reference's `SparseAutoencoder` (`b_dec_out` is `b_dec`, the same
+ * tensor). Spliced, an SAE on `blocks.{l}.hook_mlp_out` replaces the MLP's output by its
+ * reconstruction, and one on `blocks.{l}.ln2.hook_normalized` feeds the MLP its reconstructed
+ * input.
+ *
  * @module
  */
 import type { Graph } from "../graph/builder.ts";
@@ -56,6 +63,47 @@ export function mlpTranscoderConfig(
     hook_layer: layer,
     out_hook_name: `blocks.${layer}.hook_mlp_out`,
   };
+}
+
+/** Where an MLP sparse autoencoder reads and reconstructs: the MLP's output, or its input. */
+export type SaeSite = "mlp_out" | "mlp_in";
+
+/** The hook of an SAE site of a layer. */
+export function saeHookName(layer: number, site: SaeSite): string {
+  return site === "mlp_out"
+    ? `blocks.${layer}.hook_mlp_out`
+    : `blocks.${layer}.ln2.hook_normalized`;
+}
+
+/**
+ * The config of a sparse autoencoder on the MLP of `layer`: on its output
+ * (`blocks.{l}.hook_mlp_out`, the reference's sweep) or its input
+ * (`blocks.{l}.ln2.hook_normalized`, the reference's interpretability comparison); input and
+ * target hooks are the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mlpSaeConfig, Transcoder } from "./transcoder.ts";
+ * const cfg = mlpSaeConfig(2, { d_in: 4, d_sae: 8 }, "mlp_out");
+ * cfg.hook_name; // "blocks.2.hook_mlp_out"
+ * const sae = Transcoder.random(cfg, 0);
+ * sae.kind; // "sae"
+ * assert.equal(sae.b_dec_out, sae.b_dec); // the output bias is tied to the input one
+ * ```
+ */
+export function mlpSaeConfig(
+  layer: number,
+  { d_in, d_sae }: { d_in: number; d_sae: number },
+  site: SaeSite,
+): TranscoderConfig {
+  const hook = saeHookName(layer, site);
+  return { d_in, d_sae, d_out: d_in, hook_name: hook, hook_layer: layer, out_hook_name: hook };
+}
+
+/** Whether a config is an SAE's (input and target hooks are the same). */
+export function isSaeConfig(cfg: Pick<TranscoderConfig, "hook_name" | "out_hook_name">): boolean {
+  return cfg.hook_name === cfg.out_hook_name;
 }
 
 /**
@@ -318,15 +366,36 @@ export class Transcoder {
     runtime: Runtime = new Runtime(),
     source = "transcoder",
   ) {
-    checkTranscoderParams(cfg, params, { source });
+    const tied = isSaeConfig(cfg) && !params.has("b_dec_out");
+    checkTranscoderParams(cfg, params, { source, optional: tied ? ["b_dec_out"] : [] });
     this.cfg = cfg;
-    this.params = new Map(TRANSCODER_PARAMS.map((n) => [n, params.get(n)!]));
+    this.params = new Map(
+      TRANSCODER_PARAMS.map((n) => [n, params.get(tied && n === "b_dec_out" ? "b_dec" : n)!]),
+    );
     this.runtime = runtime;
   }
 
-  /** Kaiming-uniform initialisation as the reference (torch's `kaiming_uniform_`), unit-norm decoder rows, zero biases. */
+  /**
+   * Kaiming-uniform initialisation as the reference (torch's `kaiming_uniform_`), unit-norm
+   * decoder rows, zero biases (an SAE's output bias tied to its input one).
+   */
   static random(cfg: TranscoderConfig, seed: number, runtime?: Runtime): Transcoder {
-    return new Transcoder(cfg, initialTranscoderParams(cfg, seed), runtime);
+    const params = initialTranscoderParams(cfg, seed);
+    if (isSaeConfig(cfg)) params.delete("b_dec_out");
+    return new Transcoder(cfg, params, runtime);
+  }
+
+  /**
+   * `"sae"` for a sparse autoencoder (input and target hooks are the same), else
+   * `"transcoder"`.
+   */
+  get kind(): "transcoder" | "sae" {
+    return isSaeConfig(this.cfg) ? "sae" : "transcoder";
+  }
+
+  /** Whether the output bias is the input bias (an SAE's, as the reference ties them). */
+  get tiedBias(): boolean {
+    return this.b_dec_out === this.b_dec;
   }
 
   get W_enc(): Tensor<"float32"> {
@@ -427,7 +496,11 @@ export class Transcoder {
     return { ...y, shape: [...lead, this.cfg.d_out] };
   }
 
-  /** Splices this transcoder into a model in place of its layer's MLP. */
+  /**
+   * Splices this dictionary into a model: a transcoder in place of its layer's MLP; an SAE on
+   * the MLP's output replaces that output by its reconstruction, one on the MLP's input feeds
+   * the MLP its reconstruction.
+   */
   asReplacement(): MlpReplacementProvider {
     return transcoderReplacement(this);
   }
@@ -606,25 +679,43 @@ export function toDense(rows: readonly SparseActivations[], dSae: number): Tenso
  */
 export function transcoderReplacement(tc: Transcoder): MlpReplacementProvider {
   const shapes = transcoderShapes(tc.cfg);
+  const l = tc.layer, kind = tc.kind;
+  let site: SaeSite | undefined;
+  if (kind === "sae") {
+    site = (["mlp_out", "mlp_in"] as const).find((s) => saeHookName(l, s) === tc.cfg.hook_name);
+    if (!site) {
+      throw new TranscoderError(
+        `an SAE on "${tc.cfg.hook_name}" cannot be spliced as an MLP replacement: only SAEs on ` +
+          `${saeHookName(l, "mlp_out")} or ${saeHookName(l, "mlp_in")} can (patch other hooks ` +
+          `with the reconstruction instead)`,
+      );
+    }
+  }
+  const actsHook = (layer: number) => `blocks.${layer}.${kind}.hook_acts`;
+  const tied = tc.tiedBias;
   return {
-    key: `transcoder:${tc.cfg.d_in}x${tc.cfg.d_sae}x${tc.cfg.d_out}`,
-    hookNames: (l) => [`blocks.${l}.transcoder.hook_acts`],
-    build(g: Graph, x: Value, layer: number, hooks: HookPoints, param) {
+    key: `${
+      site ? `sae-${site}${tied ? "-tied" : ""}` : "transcoder"
+    }:${tc.cfg.d_in}x${tc.cfg.d_sae}x${tc.cfg.d_out}`,
+    hookNames: (layer) => [actsHook(layer)],
+    build(g: Graph, x: Value, layer: number, hooks: HookPoints, param, mlp) {
       if (x.shape[x.shape.length - 1] !== tc.cfg.d_in) {
         throw new TranscoderError(
-          `transcoder d_in ${tc.cfg.d_in} does not match the model's d_model ${
+          `${kind} d_in ${tc.cfg.d_in} does not match the model's d_model ${
             x.shape[x.shape.length - 1]
           }`,
         );
       }
       const p = {} as Record<TranscoderParam, Value>;
-      for (const name of TRANSCODER_PARAMS) p[name] = param(name, shapes[name]);
-      return transcoderForward(
-        g,
-        x,
-        p,
-        (z) => hooks.hook(`blocks.${layer}.transcoder.hook_acts`, z),
-      ).yHat;
+      for (const name of TRANSCODER_PARAMS) {
+        if (name !== "b_dec_out" || !tied) p[name] = param(name, shapes[name]);
+      }
+      if (tied) p.b_dec_out = p.b_dec;
+      const dictionary = (v: Value) =>
+        transcoderForward(g, v, p, (z) => hooks.hook(actsHook(layer), z)).yHat;
+      if (site === "mlp_out") return dictionary(mlp(x));
+      if (site === "mlp_in") return mlp(dictionary(x));
+      return dictionary(x);
     },
     params: () => tc.params,
   };
