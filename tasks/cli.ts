@@ -12,7 +12,39 @@ import {
 } from "../lib/train/corpus.ts";
 import { parseSchedule, type ScheduleName } from "../lib/train/schedules.ts";
 import type { Tensor } from "../lib/tensor/tensor.ts";
-import { UsageError } from "./command.ts";
+import { type OptionSpec, UsageError } from "./command.ts";
+
+/**
+ * The `--model` option of a task that loads a model (a name or a Hugging Face GPT-2 folder).
+ *
+ * @example
+ * ```ts
+ * import { MODEL_OPTION } from "./cli.ts";
+ * MODEL_OPTION.default; // "tiny"
+ * ```
+ */
+export const MODEL_OPTION = {
+  type: "string",
+  default: "tiny",
+  arg: "name|dir",
+  help: "tiny, gpt2-small, or a Hugging Face GPT-2 folder",
+} as const satisfies OptionSpec;
+
+/**
+ * The `--corpus` option of a task that reads token rows (see {@link parseCorpusSource}).
+ *
+ * @example
+ * ```ts
+ * import { CORPUS_OPTION } from "./cli.ts";
+ * CORPUS_OPTION.default; // "builtin"
+ * ```
+ */
+export const CORPUS_OPTION = {
+  type: "string",
+  default: "builtin",
+  arg: "src",
+  help: "builtin, sotu, moby-dick, or a path (.txt, .jsonl, folder)",
+} as const satisfies OptionSpec;
 
 /** A corpus: a built-in source name or a path. */
 export function parseCorpusSource(value: string): CorpusSource {
