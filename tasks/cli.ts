@@ -123,3 +123,43 @@ export async function loadCorpusRows(options: PackedCorpusOptions): Promise<Tens
     throw e;
   }
 }
+
+/** A Ctrl-C that asks long work to stop at its next checkpoint (see {@linkcode onInterrupt}). */
+export interface Interrupt {
+  /** Whether Ctrl-C was pressed. */
+  readonly requested: boolean;
+  /** Removes the signal listener. */
+  dispose(): void;
+}
+
+/**
+ * Listens for Ctrl-C (SIGINT): the first asks the work to stop after writing a checkpoint (it
+ * polls `requested`) and prints `message`; a second exits at once with status 130.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { onInterrupt } from "./cli.ts";
+ * const interrupt = onInterrupt("writing a checkpoint");
+ * try {
+ *   assert.equal(interrupt.requested, false); // poll it between steps
+ * } finally {
+ *   interrupt.dispose();
+ * }
+ * ```
+ */
+export function onInterrupt(message = "writing a checkpoint"): Interrupt {
+  let requested = false;
+  const listener = () => {
+    if (requested) Deno.exit(130);
+    requested = true;
+    console.error(`\ninterrupt: ${message} (Ctrl-C again to abort)`);
+  };
+  Deno.addSignalListener("SIGINT", listener);
+  return {
+    get requested() {
+      return requested;
+    },
+    dispose: () => Deno.removeSignalListener("SIGINT", listener),
+  };
+}

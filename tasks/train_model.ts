@@ -23,7 +23,7 @@ import { SCHEDULES } from "../lib/train/schedules.ts";
 import { Progress } from "../lib/train/_progress.ts";
 import { initialState, NonFiniteLossError, Trainer } from "../lib/train/trainer.ts";
 import { Runtime } from "../lib/graph/session.ts";
-import { loadCorpusRows, parseCorpusSource, parseScheduleOption } from "./cli.ts";
+import { loadCorpusRows, onInterrupt, parseCorpusSource, parseScheduleOption } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
 /** The command line of `deno task train-model`. */
@@ -211,15 +211,7 @@ async function trainModel(values: TrainModelValues, args: readonly string[]): Pr
   };
   const evaluate = () => meanLoss(lmModel(cfg, trainer.state.params, { threads }), validation, 16);
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) Deno.exit(130);
-    stopRequested = true;
-    console.error(
-      "\ninterrupt: finishing the step and writing a checkpoint (Ctrl-C again to abort)",
-    );
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const interrupt = onInterrupt("finishing the step and writing a checkpoint");
 
   const progress = new Progress("train", maxSteps * batch * cfg.n_ctx, {
     unit: "tok",
@@ -229,7 +221,7 @@ async function trainModel(values: TrainModelValues, args: readonly string[]): Pr
   let firstLoss: number | undefined;
   const lastGood = () => (savedStep !== undefined ? `${ckptPath} (step ${savedStep})` : "none");
   try {
-    while (trainer.state.step < maxSteps && !stopRequested) {
+    while (trainer.state.step < maxSteps && !interrupt.requested) {
       const step = trainer.state.step;
       const { loss, gradNorm, lr } = await trainer.step({ tokens: batchAt(step) });
       firstLoss ??= loss;
@@ -268,13 +260,13 @@ async function trainModel(values: TrainModelValues, args: readonly string[]): Pr
     }
     throw e;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    interrupt.dispose();
   }
   if (trainer.state.step < totalSteps) {
     console.log(
       `stopped at step ${trainer.state.step} of ${totalSteps}; run the same command to resume`,
     );
-    return stopRequested ? 130 : 0;
+    return interrupt.requested ? 130 : 0;
   }
 
   // ---- final evaluation and export -------------------------------------------------------

@@ -11,7 +11,13 @@ import { NonFiniteLossError } from "../lib/train/mod.ts";
 import { Progress } from "../lib/train/_progress.ts";
 import { type SaeSite, saveTranscoderFolder, trainTranscoder } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
-import { checkLayer, loadCorpusRows, parseCorpusSource, parseScheduleOption } from "./cli.ts";
+import {
+  checkLayer,
+  loadCorpusRows,
+  onInterrupt,
+  parseCorpusSource,
+  parseScheduleOption,
+} from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The command line of `deno task train-transcoder`. */
@@ -128,13 +134,7 @@ async function train(values: TrainTranscoderValues): Promise<number> {
   });
   await Deno.mkdir(out, { recursive: true });
 
-  let stop = false;
-  const onSigint = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    console.error("\ninterrupt: writing a checkpoint (Ctrl-C again to abort)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const interrupt = onInterrupt();
   const what = values.sae ? `SAE ${values.sae}` : "transcoder";
   const progress = new Progress(`${what} L${layer}`, totalTokens, { unit: "tok" });
   let result;
@@ -158,7 +158,7 @@ async function train(values: TrainTranscoderValues): Promise<number> {
       checkpointPath: join(out, "checkpoint.safetensors"),
       checkpointEvery: values["checkpoint-every"],
       modelName: values.model,
-      shouldStop: () => stop,
+      shouldStop: () => interrupt.requested,
       onStep: (m) =>
         progress.update(m.step * batch, {
           step: m.step,
@@ -176,12 +176,12 @@ async function train(values: TrainTranscoderValues): Promise<number> {
     console.error(`training stopped: ${e.message}`);
     return 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    interrupt.dispose();
   }
   progress.done();
   if (!result.completed) {
     console.log(`stopped at step ${result.steps}; run the same command to resume`);
-    return stop ? 130 : 0;
+    return interrupt.requested ? 130 : 0;
   }
   const dest = values.export ?? join(out, values.sae ? "sae" : "transcoder");
   await saveTranscoderFolder(dest, result.transcoder, {
