@@ -250,6 +250,7 @@ const USER_ERRORS = new Set([
   "LockError",
   "RegistryError",
   "ProviderUnavailableError",
+  "SweepError",
   "RangeError",
 ]);
 

@@ -136,7 +136,8 @@ async function train(values: TrainTranscoderValues): Promise<number> {
 
   const interrupt = onInterrupt();
   const what = values.sae ? `SAE ${values.sae}` : "transcoder";
-  const progress = new Progress(`${what} L${layer}`, totalTokens, { unit: "tok" });
+  // Made at the first step, so that a resumed run's rate counts only this session's tokens.
+  let progress: Progress | undefined;
   let result;
   try {
     result = await trainTranscoder(model, rows, {
@@ -160,7 +161,10 @@ async function train(values: TrainTranscoderValues): Promise<number> {
       modelName: values.model,
       shouldStop: () => interrupt.requested,
       onStep: (m) =>
-        progress.update(m.step * batch, {
+        (progress ??= new Progress(`${what} L${layer}`, totalTokens, {
+          unit: "tok",
+          start: (m.step - 1) * batch,
+        })).update(m.step * batch, {
           step: m.step,
           mse: m.mseLoss,
           l1: m.l1Loss,
@@ -172,13 +176,13 @@ async function train(values: TrainTranscoderValues): Promise<number> {
     });
   } catch (e) {
     if (!(e instanceof NonFiniteLossError)) throw e;
-    progress.done();
+    progress?.done();
     console.error(`training stopped: ${e.message}`);
     return 1;
   } finally {
     interrupt.dispose();
   }
-  progress.done();
+  progress?.done();
   if (!result.completed) {
     console.log(`stopped at step ${result.steps}; run the same command to resume`);
     return interrupt.requested ? 130 : 0;

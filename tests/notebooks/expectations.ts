@@ -62,6 +62,25 @@ const attributionGraphs: Expectation[] = [
   [/without .*: score [-\d.]+/, "a QK removal"],
 ];
 
+const sweep: Expectation[] = [
+  [
+    /(\d+) dictionaries for layer 2: ([4-9]) transcoders, ([4-9]) MLP-output SAEs; evaluated on \d+ held-out tokens/,
+    "the committed sweep",
+  ],
+  [/SAE \(MLP out\)\s+[\d.e-]+\s+[\d.]+\s+[\d.]+/, "the table"],
+  [/CE clean [\d.]+, layer-2 MLP zero-ablated [\d.]+ nats/, "the baselines"],
+  [/sweep chart: \d+ points|<svg/, "the chart"],
+  [
+    /\d+ of \d+ matched transcoders lose less than the SAEs at their L0/,
+    "the matched-L0 comparison",
+  ],
+  [
+    /transcoder-l1-\S+: a transcoder on blocks\.2\.ln2\.hook_normalized; on \d+ rows L0 [\d.]+/,
+    "a transcoder",
+  ],
+  [/mlp_out_sae-l1-\S+: an SAE on blocks\.2\.hook_mlp_out; on \d+ rows L0 [\d.]+/, "an SAE"],
+];
+
 /** A notebook, its test environment and its expected results. */
 export interface NotebookSpec {
   path: string;
@@ -72,17 +91,20 @@ export interface NotebookSpec {
 const at = (name: string) => fileURLToPath(new URL(`../../notebooks/${name}`, import.meta.url));
 
 /** The project's notebooks. */
-export const NOTEBOOKS: Record<"walkthrough" | "caseStudies" | "attributionGraphs", NotebookSpec> =
-  {
-    walkthrough: {
-      path: at("walkthrough.ipynb"),
-      env: { TC_MODEL: "tiny", TC_ROWS: "128" },
-      expected: walkthrough,
-    },
-    caseStudies: { path: at("case_studies.ipynb"), env: { TC_ROWS: "256" }, expected: caseStudies },
-    attributionGraphs: {
-      path: at("attribution_graphs.ipynb"),
-      env: { TC_MODEL: "tiny" },
-      expected: attributionGraphs,
-    },
-  };
+export const NOTEBOOKS: Record<
+  "walkthrough" | "caseStudies" | "attributionGraphs" | "sweep",
+  NotebookSpec
+> = {
+  walkthrough: {
+    path: at("walkthrough.ipynb"),
+    env: { TC_MODEL: "tiny", TC_ROWS: "128" },
+    expected: walkthrough,
+  },
+  caseStudies: { path: at("case_studies.ipynb"), env: { TC_ROWS: "256" }, expected: caseStudies },
+  attributionGraphs: {
+    path: at("attribution_graphs.ipynb"),
+    env: { TC_MODEL: "tiny" },
+    expected: attributionGraphs,
+  },
+  sweep: { path: at("sweep.ipynb"), env: { TC_ROWS: "16" }, expected: sweep },
+};

@@ -8,15 +8,18 @@
 import assert from "node:assert/strict";
 import { type CapturedRun, runCaptured } from "../helpers/captured.ts";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { downloadsDir } from "../../lib/weights/locations.ts";
+import { mlpTranscoderConfig, saveTranscoderFolder, Transcoder } from "../../lib/transcoder/mod.ts";
 import { main as bench } from "../../tasks/bench.ts";
+import { main as compareInterp, startCompareInterp } from "../../tasks/compare_interp.ts";
 import { main as dashboards } from "../../tasks/dashboards.ts";
 import { main as demo } from "../../tasks/demo.ts";
 import { main as evaluate } from "../../tasks/eval.ts";
 import { main as fuzz } from "../../tasks/fuzz.ts";
 import { main as graph } from "../../tasks/graph.ts";
 import { main as setup } from "../../tasks/setup.ts";
+import { main as sweep } from "../../tasks/sweep.ts";
 import { main as trainModel } from "../../tasks/train_model.ts";
 import { main as trainTranscoder } from "../../tasks/train_transcoder.ts";
 
@@ -33,6 +36,8 @@ const TASKS: Record<string, Main> = {
   eval: evaluate,
   fuzz,
   graph,
+  "compare-interp": compareInterp,
+  sweep,
 };
 
 type Run = CapturedRun;
@@ -94,6 +99,8 @@ Deno.test("every task refuses an unknown flag, with the nearest known one", asyn
     eval: ["--modle", "--model"],
     fuzz: ["--input", "--inputs"],
     graph: ["--promt", "--prompt"],
+    "compare-interp": ["--sed", "--seed"],
+    sweep: ["--tc-l", "--tc-l1"],
   };
   for (const [name, main] of Object.entries(TASKS)) {
     assertUserError(await run(main, ["--no-such-flag"]), name, /unknown option --no-such-flag/);
@@ -116,6 +123,8 @@ Deno.test("every task refuses a bad numeric value", async () => {
     "train-transcoder": ["--layer", "0", "--lr", "fast"],
     eval: ["--batch", "1.5"],
     graph: ["--prompt", "x", "--node-threshold", "2"],
+    "compare-interp": ["--a", "tiny:1", "--b", "tiny:2", "--port", "70000"],
+    sweep: ["--layer", "2", "--eval-rows", "0"],
   };
   for (const [name, args] of Object.entries(bad)) {
     assertUserError(await run(TASKS[name], args), `${name} ${args.join(" ")}`, /must be /);
@@ -123,7 +132,7 @@ Deno.test("every task refuses a bad numeric value", async () => {
 });
 
 Deno.test("train-transcoder and dashboards require --layer, and check it against the model", async () => {
-  for (const name of ["train-transcoder", "dashboards"]) {
+  for (const name of ["train-transcoder", "dashboards", "sweep"]) {
     await assertRefused(name, [
       [[], /--layer is required/],
       [["--layer", "4"], /--layer 4 out of range: the model has layers 0\.\.3/],
@@ -209,5 +218,77 @@ Deno.test("the graph task refuses a missing prompt, a typo'd model, a prompt ove
       /" dogfish" is 2 tokens .*expected exactly one/,
     ],
     [["--prompt", "x", "--out", "graph.svg"], /expected a \.html file/],
+  ]);
+});
+
+Deno.test("the sweep task refuses a bad L1 list, an empty grid and too few tokens", async () => {
+  await assertRefused("sweep", [
+    [["--layer", "2", "--tc-l1", "1e-3,abc"], /--tc-l1: "abc" is not a number >= 0/],
+    [["--layer", "2", "--sae-l1", "1e-3,1e-3"], /--sae-l1 lists 0\.001 twice/],
+    [["--layer", "2", "--tc-l1", "none", "--sae-l1", "none"], /nothing to train/],
+    [["--layer", "2", "--tokens", "100"], /--tokens must be at least --batch \(4096\)/],
+    [["--layer", "2", "--model", "gpt2-smal"], MODEL_TYPO],
+  ]);
+});
+
+Deno.test("compare-interp refuses dictionaries of another model, n above the live features, another session's settings and a corrupt ratings file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cli_errors_test_" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const layer7 = join(dir, "layer7"); // d_in 96 as the tiny model, but a layer it lacks
+    await saveTranscoderFolder(
+      layer7,
+      Transcoder.random(mlpTranscoderConfig(7, { d_in: 96, d_sae: 16 }), 0),
+    );
+    const pt = join(
+      dirname(new URL(import.meta.url).pathname),
+      "../fixtures/pt/final_sparse_autoencoder_gpt2-small_blocks.1.ln2.hook_normalized_64.pt",
+    ); // d_in 16
+    const session = ["--rows", "8", "--quiet", "--out", join(dir, "session")];
+    const both = ["--a", "tiny:1", "--b", "tiny:2", ...session];
+    await assertRefused("compare-interp", [
+      [[], /--a is required/],
+      [["--a", "tiny:1"], /--b is required/],
+      [
+        ["--a", pt, "--b", "tiny:2", ...session],
+        /--a \S+_64\.pt: a dictionary for another model: its d_in is 16, the model's d_model is 96/,
+      ],
+      [
+        ["--a", "tiny:1", "--b", layer7, ...session],
+        /--b \S+layer7: a dictionary for another model: it reads blocks\.7\.ln2\.hook_normalized \(layer 7\), but the model has layers 0\.\.3/,
+      ],
+      [["--a", "tiny:9", "--b", "tiny:2", ...session], /--a tiny:9: no transcoder for layer 9/],
+      [[...both, "--port", `${busy.addr.port}`], /--port \d+ is in use: choose another, or 0/],
+      [
+        [...both, "--n", "2000"],
+        /dictionary A \(--a\) has \d+ live features \(log10 frequency > -4 on these rows\), fewer than the 2000 asked/,
+      ],
+    ]);
+    const app = await startCompareInterp([...both, "--n", "2"]);
+    await app.close();
+    await assertRefused("compare-interp", [
+      [[...both, "--n", "3"], /session\.json is a session with --n 2, not 3: continue it with/],
+      [
+        ["--a", "tiny:2", "--b", "tiny:1", "--n", "2", ...session],
+        /is a session with --a tiny:1, fingerprint/,
+      ],
+    ]);
+    const ratings = join(dir, "session", "ratings.jsonl");
+    const text =
+      '{"item":0,"rating":"yes","contextFree":false,"note":"","time":"2025-01-01T00:00:00.000Z"}\n{"item":1,"rating":"y\n';
+    await Deno.writeTextFile(ratings, text);
+    await assertRefused("compare-interp", [
+      [[...both, "--n", "2"], /ratings\.jsonl line 2: not JSON .*the file was left as it is/],
+    ]);
+    assert.equal(await Deno.readTextFile(ratings), text); // never truncated or rewritten
+  } finally {
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train-transcoder --sae takes only an MLP site", async () => {
+  await assertRefused("train-transcoder", [
+    [["--layer", "2", "--sae", "resid_pre"], /--sae must be one of mlp_out, mlp_in/],
   ]);
 });
