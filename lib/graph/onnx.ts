@@ -98,6 +98,18 @@ function liveNodes(g: Graph): Node[] {
   return live.reverse();
 }
 
+/** Options of {@linkcode toOnnx}. */
+export interface ToOnnxOptions {
+  /** The graph's name in the ModelProto (default `transcoder_circuits`). */
+  graphName?: string;
+  /**
+   * Write operators the given execution provider lacks as equivalent ones it has, so that no node
+   * falls back to the CPU (see docs/gpu.md): for `webgpu`, LogSoftmax as
+   * `d - log(sum(exp(d)))` with `d = x - max(x)`. Default: none (the CPU provider has them all).
+   */
+  lowerFor?: "cpu" | "cuda" | "webgpu";
+}
+
 /**
  * Serialises a graph to ONNX bytes. Nodes that no output depends on are left out.
  *
@@ -108,9 +120,13 @@ function liveNodes(g: Graph): Node[] {
  * const g = new Graph();
  * g.output("y", g.exp(g.input("x", "float32", [3])));
  * const bytes = toOnnx(g); // Uint8Array, loadable by onnxruntime
+ * const forWebGpu = toOnnx(g, { lowerFor: "webgpu" }); // the same here: no LogSoftmax to lower
  * ```
  */
-export function toOnnx(g: Graph, graphName = "transcoder_circuits"): Uint8Array {
+export function toOnnx(
+  g: Graph,
+  { graphName = "transcoder_circuits", lowerFor }: ToOnnxOptions = {},
+): Uint8Array {
   const names = new Map<number, string>();
   for (const { name, value } of g.inputs) names.set(value.id, name);
   const nameOf = (v: Value) => names.get(v.id) ?? `t${v.id}`;
@@ -130,7 +146,28 @@ export function toOnnx(g: Graph, graphName = "transcoder_circuits"): Uint8Array 
     return name;
   };
 
-  const nodes = live.map((n: Node) => {
+  type NodeProto = {
+    opType: string;
+    input: string[];
+    output: string[];
+    attribute: ReturnType<typeof attributeProto>[];
+  };
+  const nodes = live.flatMap((n: Node): NodeProto[] => {
+    if (n.op === "LogSoftmax" && lowerFor === "webgpu") {
+      // The WebGPU provider has no LogSoftmax: x - max, then minus the log of the sum of exps.
+      const [x, y] = [nameOf(n.inputs[0]), nameOf(n.outputs[0])];
+      const axes = constInput(BigInt64Array.of(BigInt(n.attrs.axis as number)), [1], "int64");
+      const t = (s: string) => `${y}_lsm_${s}`;
+      const keep = [attributeProto("keepdims", 1)];
+      return [
+        { opType: "ReduceMax", input: [x, axes], output: [t("max")], attribute: keep },
+        { opType: "Sub", input: [x, t("max")], output: [t("d")], attribute: [] },
+        { opType: "Exp", input: [t("d")], output: [t("e")], attribute: [] },
+        { opType: "ReduceSum", input: [t("e"), axes], output: [t("s")], attribute: keep },
+        { opType: "Log", input: [t("s")], output: [t("l")], attribute: [] },
+        { opType: "Sub", input: [t("d"), t("l")], output: [y], attribute: [] },
+      ];
+    }
     const inputs = n.inputs.map(nameOf);
     const attrs: Record<string, AttrValue> = { ...n.attrs };
     for (const key of tensorAttrs[n.op] ?? []) {
@@ -159,12 +196,12 @@ export function toOnnx(g: Graph, graphName = "transcoder_circuits"): Uint8Array 
       inputs.push(constInput(c, [], dtype));
     }
     if (n.op === "Cast") attrs.to = elemTypeCode[attrs.to as ElemType];
-    return {
+    return [{
       opType: n.op === "StopGradient" ? "Identity" : n.op,
       input: inputs,
       output: n.outputs.map(nameOf),
       attribute: Object.entries(attrs).map(([k, v]) => attributeProto(k, v)),
-    };
+    }];
   });
   // Outputs are always produced by an Identity under their own name.
   for (const { name, value } of g.outputs) {

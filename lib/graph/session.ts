@@ -234,7 +234,7 @@ export class Runtime {
     graph: Graph,
     { memArena = this.memArena }: { memArena?: boolean } = {},
   ): Promise<CompiledGraph> {
-    const bytes = toOnnx(graph);
+    const bytes = toOnnx(graph, { lowerFor: this.provider });
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [this.provider],
       graphOptimizationLevel: "all",
