@@ -1,0 +1,198 @@
+/**
+ * The WebGPU provider against the CPU provider on the embedded tiny model, graph kind by graph
+ * kind: forward with every hook, patches and stop-at-layer; loss, per-token loss and KL; transcoder
+ * encode/decode and all layers spliced; the dashboard probe with its in-graph TopK; transcoder
+ * training steps; the reverse passes of an attribution graph. Float32 kernels sum in another
+ * order, so each comparison has a tolerance (stated in each test). Runs where a WebGPU adapter
+ * exists (a GPU, or Mesa's lavapipe on the CPU, as in CI: `.ci/run` installs it and sets
+ * TC_REQUIRE_WEBGPU=1); elsewhere it prints how to install lavapipe.
+ */
+import assert from "node:assert/strict";
+import { Runtime } from "../../lib/graph/session.ts";
+import type { Tensor } from "../../lib/tensor/tensor.ts";
+import { loadPretrained } from "../../lib/weights/pretrained.ts";
+import { computeFeatureStats } from "../../lib/dashboards/feature_stats.ts";
+import { attributionGraph } from "../../lib/attribution/mod.ts";
+import { Transcoder } from "../../lib/transcoder/transcoder.ts";
+import { transcoderStepSpec } from "../../lib/transcoder/_training_step.ts";
+import { initialState, Trainer } from "../../lib/train/trainer.ts";
+import { webgpuAvailable } from "../helpers/webgpu.ts";
+
+const available = await webgpuAvailable("the WebGPU parity tests");
+const cpu = await loadPretrained("tiny", { provider: "cpu" });
+const gpu = available ? await loadPretrained("tiny", { provider: "webgpu" }) : undefined;
+const prompt = "The Congress of the United States shall have power";
+const tokens = cpu.model.toTokens(prompt);
+
+/**
+ * max |a - b| / max(|b|, floor) over the finite entries: the error relative to the tensor's
+ * scale. Non-finite entries (the causal mask's -inf in attention scores) must be equal.
+ */
+function scaledError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
+  let err = 0, scale = floor;
+  for (let i = 0; i < b.length; i++) {
+    if (!Number.isFinite(b[i])) {
+      if (a[i] !== b[i]) return Infinity;
+      continue;
+    }
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return err / scale;
+}
+const f32 = (t: Tensor) => t.data as Float32Array;
+
+function parity(name: string, fn: () => Promise<void>) {
+  Deno.test(`webgpu = cpu: ${name}`, async () => {
+    if (!gpu) {
+      console.error(`note: "${name}" needs a WebGPU adapter (see the note above)`);
+      return;
+    }
+    await fn();
+  });
+}
+
+parity(
+  "forward with every hook, a patch and stop-at-layer (1e-4 of each tensor's scale)",
+  async () => {
+    const a = await cpu.model.runWithCache(tokens), b = await gpu!.model.runWithCache(tokens);
+    for (const name of a.cache.keys()) {
+      const e = scaledError(f32(b.cache.get(name)), f32(a.cache.get(name)));
+      assert.ok(e < 1e-4, `${name}: ${e}`);
+    }
+    assert.ok(scaledError(f32(b.logits!), f32(a.logits!)) < 1e-4);
+    const zero = {
+      dtype: "float32" as const,
+      shape: [1, tokens.shape[1], 96],
+      data: new Float32Array(tokens.shape[1] * 96),
+    };
+    const patches = { "blocks.1.hook_mlp_out": zero };
+    const pa = await cpu.model.run(tokens, { patches }),
+      pb = await gpu!.model.run(tokens, { patches });
+    assert.ok(scaledError(f32(pb), f32(pa)) < 1e-4);
+    const sa = await cpu.model.runWithCache(tokens, { stopAtLayer: 2 });
+    const sb = await gpu!.model.runWithCache(tokens, { stopAtLayer: 2 });
+    const last = "blocks.1.hook_resid_post";
+    assert.ok(scaledError(f32(sb.cache.get(last)), f32(sa.cache.get(last))) < 1e-4);
+  },
+);
+
+parity(
+  "loss, per-token loss and KL against a zero-ablated pass (1e-5 nats, 1e-4 per token)",
+  async () => {
+    const compareWith = [new Map([[2, "zero" as const]])];
+    const a = await cpu.model.forward(tokens, { loss: "mean", compareWith });
+    const b = await gpu!.model.forward(tokens, { loss: "mean", compareWith });
+    assert.ok(Math.abs(a.loss! - b.loss!) < 1e-5, `loss ${a.loss} vs ${b.loss}`);
+    const [ca, cb] = [a.comparisons![0], b.comparisons![0]];
+    assert.ok(Math.abs(ca.loss - cb.loss) < 1e-5 && Math.abs(ca.kl - cb.kl) < 1e-5);
+    const ta = await cpu.model.loss(tokens, { perToken: true });
+    const tb = await gpu!.model.loss(tokens, { perToken: true });
+    for (let i = 0; i < ta.data.length; i++) {
+      assert.ok(Math.abs((ta.data[i] as number) - (tb.data[i] as number)) < 1e-4);
+    }
+  },
+);
+
+parity(
+  "transcoders: encode, decode and every layer spliced (1e-4 of scale; CE 1e-5 nats)",
+  async () => {
+    const hook = "blocks.2.ln2.hook_normalized";
+    const { cache } = await cpu.model.runWithCache(tokens, { names: [hook] });
+    const x = cache.get(hook) as Tensor<"float32">;
+    const tc = cpu.transcoders[2]!, onGpu = gpu!.transcoders[2]!;
+    const [za, zb] = [await tc.encode(x), await onGpu.encode(x)];
+    assert.ok(scaledError(f32(zb), f32(za)) < 1e-4);
+    assert.ok(scaledError(f32(await onGpu.decode(za)), f32(await tc.decode(za))) < 1e-4);
+    const all = (set: readonly (Transcoder | undefined)[]) =>
+      new Map(set.map((t) => [t!.layer, t!.asReplacement()]));
+    const la = await cpu.model.loss(tokens, { mlpReplacements: all(cpu.transcoders) });
+    const lb = await gpu!.model.loss(tokens, { mlpReplacements: all(gpu!.transcoders) });
+    assert.ok(Math.abs(la - lb) < 1e-5, `spliced loss ${la} vs ${lb}`);
+  },
+);
+
+parity(
+  "the dashboard probe with in-graph TopK: the same firing counts and top activations",
+  async () => {
+    const [p, q] = [prompt, "We the people of the United States, in order to form a more perfect"]
+      .map((t) => cpu.model.toTokens(t).data.subarray(0, 10));
+    const rows = { dtype: "int32" as const, shape: [2, 10], data: Int32Array.from([...p, ...q]) };
+    const a = await computeFeatureStats(cpu.model, cpu.transcoders[1]!, rows, { quiet: true });
+    const b = await computeFeatureStats(gpu!.model, gpu!.transcoders[1]!, rows, { quiet: true });
+    let differ = 0;
+    for (let f = 0; f < 2048; f++) {
+      if (a.frequency(f) !== b.frequency(f)) differ++;
+      const [ta, tb] = [a.topExamples(f, 1)[0], b.topExamples(f, 1)[0]];
+      if (ta && tb) assert.ok(Math.abs(ta.value - tb.value) < 1e-4 * Math.max(1, ta.value));
+    }
+    // A feature whose pre-activation is within rounding of 0 may fire on one provider only.
+    assert.ok(differ <= 2, `${differ} features fire on a different number of tokens`);
+  },
+);
+
+parity(
+  "three transcoder training steps: losses 1e-5 relative, parameters 1e-4 of scale",
+  async () => {
+    const o = {
+      d_in: 96,
+      d_sae: 256,
+      d_out: 96,
+      batch: 64,
+      l1Coefficient: 1e-3,
+      useGhostGrads: false,
+    };
+    const { cache } = await cpu.model.runWithCache(tokens, {
+      names: ["blocks.1.ln2.hook_normalized", "blocks.1.hook_mlp_out"],
+    });
+    const rows = (name: string) => {
+      const src = cache.get(name).data as Float32Array, n = src.length / 96;
+      const data = Float32Array.from(
+        { length: 64 * 96 },
+        (_, i) => src[(Math.floor(i / 96) % n) * 96 + (i % 96)],
+      );
+      return { dtype: "float32" as const, shape: [64, 96], data };
+    };
+    const feeds = { x: rows("blocks.1.ln2.hook_normalized"), y: rows("blocks.1.hook_mlp_out") };
+    const init =
+      Transcoder.random({ ...o, hook_name: "x", hook_layer: 1, out_hook_name: "y" }, 3).params;
+    const schedule = { name: "constant" as const, lr: 1e-3, totalSteps: 3 };
+    const train = async (provider: "cpu" | "webgpu") => {
+      const state = initialState(
+        new Map([...init].map(([k, v]) => [k, { ...v, data: v.data.slice() }])),
+      );
+      const t = await Trainer.create(
+        new Runtime({ provider }),
+        transcoderStepSpec(o),
+        state,
+        schedule,
+      );
+      const losses: number[] = [];
+      for (let k = 0; k < 3; k++) {
+        losses.push((await t.step(feeds)).loss);
+      }
+      return { losses, params: t.state.params };
+    };
+    const [a, b] = [await train("cpu"), await train("webgpu")];
+    for (let k = 0; k < 3; k++) {
+      assert.ok(Math.abs(a.losses[k] - b.losses[k]) <= 1e-5 * Math.abs(a.losses[k]), `step ${k}`);
+    }
+    for (const [name, p] of a.params) {
+      const e = scaledError(f32(b.params.get(name)!), f32(p));
+      assert.ok(e < 1e-4, `${name}: ${e}`);
+    }
+  },
+);
+
+parity(
+  "an attribution graph's reverse passes: the same nodes, adjacency 1e-3 of its scale",
+  async () => {
+    const opts = { maxFeatureNodes: 64 };
+    const a = await attributionGraph(cpu.model, cpu.transcoders, prompt, opts);
+    const b = await attributionGraph(gpu!.model, gpu!.transcoders, prompt, opts);
+    assert.deepEqual(b.logitTargets.map((t) => t.tokenId), a.logitTargets.map((t) => t.tokenId));
+    assert.deepEqual(b.selectedFeatures, a.selectedFeatures);
+    const e = scaledError(b.adjacency, a.adjacency);
+    assert.ok(e < 1e-3, `adjacency: ${e}`);
+  },
+);
