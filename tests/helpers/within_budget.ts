@@ -1,6 +1,9 @@
 /**
  * The loaders' budget for hostile input: refused with the project's own error class, in under
- * 1 s and under 200 MB of extra memory (resident set growth, a conservative reading).
+ * 1 s and under 200 MB of extra memory: the growth of this isolate's JavaScript heap and of the
+ * ArrayBuffers it holds (`heapUsed + external`, garbage not yet collected included). Not the
+ * process's resident set: `deno test --parallel` runs other test files in other threads of the
+ * same process, whose allocations (a model loading) would count too.
  */
 import assert from "node:assert/strict";
 
@@ -24,7 +27,11 @@ export async function assertRefused(
   cls: abstract new (...args: never[]) => Error,
   message: RegExp,
 ): Promise<void> {
-  const before = Deno.memoryUsage().rss;
+  const used = () => {
+    const m = Deno.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  const before = used();
   const t0 = performance.now();
   let error: unknown;
   try {
@@ -32,7 +39,7 @@ export async function assertRefused(
   } catch (e) {
     error = e;
   }
-  const ms = performance.now() - t0, extra = Deno.memoryUsage().rss - before;
+  const ms = performance.now() - t0, extra = used() - before;
   assert.ok(error !== undefined, `expected a ${cls.name} matching ${message}, but nothing threw`);
   assert.ok(error instanceof cls, `expected a ${cls.name}, got ${error}`);
   assert.match((error as Error).message, message);
