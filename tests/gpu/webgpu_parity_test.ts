@@ -2,7 +2,7 @@
  * The WebGPU provider against the CPU provider on the embedded tiny model, graph kind by graph
  * kind: forward with every hook, patches and stop-at-layer; loss, per-token loss and KL; transcoder
  * encode/decode and all layers spliced; the dashboard probe with its in-graph TopK; transcoder
- * training steps; the reverse passes of an attribution graph. Float32 kernels sum in another
+ * and language-model training steps; the reverse passes of an attribution graph. Float32 kernels sum in another
  * order, so each comparison has a tolerance (stated in each test). Runs where a WebGPU adapter
  * exists (a GPU, or Mesa's lavapipe on the CPU, as in CI: `.ci/run` installs it and sets
  * TC_REQUIRE_WEBGPU=1); elsewhere it prints how to install lavapipe.
@@ -16,6 +16,8 @@ import { attributionGraph } from "../../lib/attribution/mod.ts";
 import { Transcoder } from "../../lib/transcoder/transcoder.ts";
 import { transcoderStepSpec } from "../../lib/transcoder/_training_step.ts";
 import { initialState, Trainer } from "../../lib/train/trainer.ts";
+import { initialLmParams, lmStepSpec } from "../../lib/train/lm_training.ts";
+import { gpt2Config } from "../../lib/model/config.ts";
 import { webgpuAvailable } from "../helpers/webgpu.ts";
 
 const available = await webgpuAvailable("the WebGPU parity tests");
@@ -194,5 +196,45 @@ parity(
     assert.deepEqual(b.selectedFeatures, a.selectedFeatures);
     const e = scaledError(b.adjacency, a.adjacency);
     assert.ok(e < 1e-3, `adjacency: ${e}`);
+  },
+);
+
+parity(
+  "three language-model training steps (AdamW): losses 1e-5 relative, parameters 1e-4 of scale",
+  async () => {
+    const cfg = gpt2Config({ n_layers: 2, d_model: 32, n_heads: 2, d_vocab: 64, n_ctx: 16 });
+    const batch = {
+      dtype: "int32" as const,
+      shape: [2, 16],
+      data: Int32Array.from({ length: 32 }, (_, i) => (i * 11 + 3) % 64),
+    };
+    const schedule = { name: "constant" as const, lr: 3e-3, totalSteps: 3 };
+    const train = async (provider: "cpu" | "webgpu") => {
+      const spec = lmStepSpec(cfg, 2, { weightDecay: 0.1 });
+      const t = await Trainer.create(
+        new Runtime({ provider }),
+        spec,
+        initialState(initialLmParams(cfg, 5)),
+        schedule,
+      );
+      const losses: number[] = [];
+      for (let k = 0; k < 3; k++) losses.push((await t.step({ tokens: batch })).loss);
+      return { losses, params: t.state.params };
+    };
+    const [a, b] = [await train("cpu"), await train("webgpu")];
+    for (let k = 0; k < 3; k++) {
+      assert.ok(
+        Math.abs(a.losses[k] - b.losses[k]) <= 1e-5 * Math.abs(a.losses[k]),
+        `step ${k}: ${a.losses[k]} vs ${b.losses[k]}`,
+      );
+    }
+    assert.ok(a.losses[2] < a.losses[0], "the steps learn");
+    for (const [name, p] of a.params) {
+      // The key bias has a zero gradient (a softmax ignores a shift shared by a query's scores):
+      // its "gradient" is rounding noise, which Adam scales up to full steps on either provider.
+      if (name.endsWith("attn.b_K")) continue;
+      const e = scaledError(f32(b.params.get(name)!), f32(p));
+      assert.ok(e < 1e-4, `${name}: ${e}`);
+    }
   },
 );
