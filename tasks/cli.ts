@@ -13,6 +13,7 @@ import {
 import { parseSchedule, type ScheduleName } from "../lib/train/schedules.ts";
 import type { Tensor } from "../lib/tensor/tensor.ts";
 import { type OptionSpec, UsageError } from "./command.ts";
+import { type Provider, PROVIDERS } from "../lib/graph/session.ts";
 
 /**
  * The `--model` option of a task that loads a model (a name or a Hugging Face GPT-2 folder).
@@ -162,4 +163,33 @@ export function onInterrupt(message = "writing a checkpoint"): Interrupt {
     },
     dispose: () => Deno.removeSignalListener("SIGINT", listener),
   };
+}
+
+/**
+ * The `--provider` option of a task that runs graphs: the onnxruntime execution provider.
+ *
+ * @example
+ * ```ts
+ * import { PROVIDER_OPTION } from "./cli.ts";
+ * PROVIDER_OPTION.choices; // ["cpu", "cuda", "webgpu"]
+ * ```
+ */
+export const PROVIDER_OPTION = {
+  type: "string",
+  default: "cpu",
+  choices: PROVIDERS,
+  help: "cpu, cuda or webgpu (docs/gpu.md)",
+} as const satisfies OptionSpec;
+
+/**
+ * The provider a task's `--provider` names, typed.
+ *
+ * @example
+ * ```ts
+ * import { providerOf } from "./cli.ts";
+ * providerOf("webgpu"); // "webgpu"
+ * ```
+ */
+export function providerOf(value: string): Provider {
+  return value as Provider;
 }

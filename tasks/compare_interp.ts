@@ -27,7 +27,14 @@ import {
 import { sliceRows } from "../lib/tensor/mod.ts";
 import { loadTranscoder, type Transcoder } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
-import { CORPUS_OPTION, loadCorpusRows, MODEL_OPTION, parseCorpusSource } from "./cli.ts";
+import {
+  CORPUS_OPTION,
+  loadCorpusRows,
+  MODEL_OPTION,
+  parseCorpusSource,
+  PROVIDER_OPTION,
+  providerOf,
+} from "./cli.ts";
 import {
   type CommandSpec,
   type OptionValues,
@@ -83,6 +90,7 @@ export const COMPARE_INTERP_COMMAND = {
     window: { type: "integer", default: 8, min: 0, help: "tokens shown either side of an example" },
     batch: { type: "integer", default: 8, min: 1, help: "rows per forward pass" },
     quiet: { type: "boolean", help: "no progress on stderr" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -218,7 +226,9 @@ async function start(values: CompareValues): Promise<StartedComparison> {
     // A port in use is refused before any long work (it is taken for good below).
     onPort(values.port, () => Deno.listen({ hostname: "127.0.0.1", port: values.port })).close();
   }
-  const model = await loadModel(await resolveModelDir(values.model));
+  const model = await loadModel(await resolveModelDir(values.model), {
+    provider: providerOf(values.provider),
+  });
   const A = await loadDictionary("a", values.a, model);
   const B = await loadDictionary("b", values.b, model);
   const spec: SessionSpec = {

@@ -32,7 +32,14 @@ import { sliceRows } from "../lib/tensor/mod.ts";
 import { BOS_TOKEN_ID } from "../lib/tokenizer/mod.ts";
 import { loadTranscoders } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
-import { checkLayer, loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
+import {
+  checkLayer,
+  loadCorpusRows,
+  parseCorpusSource,
+  parseIntList,
+  PROVIDER_OPTION,
+  providerOf,
+} from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The command line of `deno task dashboards`. */
@@ -119,6 +126,7 @@ export const DASHBOARDS_COMMAND = {
       help: "tokens shown either side of an example",
     },
     quiet: { type: "boolean", help: "no progress on stderr" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -334,10 +342,10 @@ async function dashboards(values: DashboardsValues): Promise<void> {
 
   const t0 = performance.now();
   const modelDir = await resolveModelDir(values.model);
-  const model = await loadModel(modelDir);
+  const model = await loadModel(modelDir, { provider: providerOf(values.provider) });
   const layer = checkLayer(values.layer, model.cfg.n_layers);
   const tcDir = values.transcoders ?? join(modelDir, "transcoders");
-  const set = await loadTranscoders(tcDir);
+  const set = await loadTranscoders(tcDir, { runtime: model.runtime });
   const tc = set.find((t) => t.layer === layer);
   if (!tc) {
     throw new UsageError(

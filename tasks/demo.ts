@@ -8,10 +8,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type HookedModel, loadPretrained, type Transcoder } from "../mod.ts";
-import { type Provider, PROVIDERS } from "../lib/graph/mod.ts";
 import { gpt2Config, modelFromStateDict, randomStateDict } from "../lib/model/mod.ts";
 import { topk } from "../lib/tensor/mod.ts";
 import { embeddedWeightsDir } from "../lib/weights/mod.ts";
+import { PROVIDER_OPTION, providerOf } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
 /** The command line of `deno task demo`. */
@@ -33,12 +33,7 @@ export const DEMO_COMMAND = {
       help: "the prompt",
     },
     top: { type: "integer", arg: "k", default: 10, min: 1, help: "how many next tokens to print" },
-    provider: {
-      type: "string",
-      default: "cpu",
-      choices: PROVIDERS,
-      help: "cpu, cuda or webgpu",
-    },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -48,7 +43,7 @@ export function main(args: readonly string[]): Promise<number> {
 }
 
 async function demo(values: OptionValues<typeof DEMO_COMMAND.options>): Promise<void> {
-  const provider = values.provider as Provider;
+  const provider = providerOf(values.provider);
   const k = values.top;
   const choice = values.model ??
     (existsSync(join(await embeddedWeightsDir(), "tiny", "config.json")) ? "tiny" : "random");

@@ -12,7 +12,13 @@ import { sliceRows } from "../lib/tensor/mod.ts";
 import { loadTranscoders } from "../lib/transcoder/mod.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import { fmt, printTable } from "./bench_util.ts";
-import { loadCorpusRows, parseCorpusSource, parseIntList } from "./cli.ts";
+import {
+  loadCorpusRows,
+  parseCorpusSource,
+  parseIntList,
+  PROVIDER_OPTION,
+  providerOf,
+} from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The command line of `deno task eval`. */
@@ -55,6 +61,7 @@ export const EVAL_COMMAND = {
       help: "write sparsity.safetensors (log10 feature frequencies) into each folder",
     },
     json: { type: "string", arg: "file", help: "also write the results as JSON" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -65,7 +72,7 @@ export function main(args: readonly string[]): Promise<number> {
 
 async function evaluate(values: OptionValues<typeof EVAL_COMMAND.options>): Promise<void> {
   const modelDir = await resolveModelDir(values.model);
-  const model = await loadModel(modelDir);
+  const model = await loadModel(modelDir, { provider: providerOf(values.provider) });
   const dir = values.transcoders ?? join(modelDir, "transcoders");
   const nCtx = values["n-ctx"] ?? Math.min(128, model.cfg.n_ctx);
   if (nCtx > model.cfg.n_ctx) {
@@ -73,7 +80,7 @@ async function evaluate(values: OptionValues<typeof EVAL_COMMAND.options>): Prom
       `--n-ctx ${nCtx} exceeds the model's context of ${model.cfg.n_ctx} tokens`,
     );
   }
-  let transcoders = await loadTranscoders(dir);
+  let transcoders = await loadTranscoders(dir, { runtime: model.runtime });
   if (values.layers) {
     const want = parseIntList("layers", values.layers, 0, model.cfg.n_layers - 1);
     transcoders = transcoders.filter((t) => want.includes(t.layer));

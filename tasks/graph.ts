@@ -6,7 +6,6 @@
  */
 import { basename, dirname, extname, join } from "node:path";
 import { loadPretrained } from "../lib/weights/mod.ts";
-import { type Provider, PROVIDERS } from "../lib/graph/mod.ts";
 import {
   attributionGraph,
   type CustomTarget,
@@ -23,6 +22,7 @@ import { featureLogitEffects, loadFeatureStats } from "../lib/dashboards/mod.ts"
 import type { LayerFeatureStats } from "../lib/dashboards/mod.ts";
 import { type ViewerNodeDetails, writeGraphViewer } from "../lib/display/mod.ts";
 import { fmt } from "./bench_util.ts";
+import { PROVIDER_OPTION, providerOf } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The command line of `deno task graph`. */
@@ -84,7 +84,7 @@ export const GRAPH_COMMAND = {
         "comma-separated feature-statistics files of deno task dashboards --stats (one per layer): top examples on hover, and feature-detail files under features/ beside the JSON",
     },
     batch: { type: "integer", default: 64, min: 1, help: "rows per reverse pass" },
-    provider: { type: "string", default: "cpu", choices: PROVIDERS, help: "cpu, cuda or webgpu" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -107,7 +107,7 @@ async function graph(values: OptionValues<typeof GRAPH_COMMAND.options>): Promis
   if (extname(out) !== ".html") throw new UsageError(`--out ${out}: expected a .html file`);
   const slug = basename(out, ".html");
   const { model, transcoders, dir } = await loadPretrained(values.model, {
-    provider: values.provider as Provider,
+    provider: providerOf(values.provider),
   });
   const tokens = model.toTokens(values.prompt);
   if (tokens.shape[1] > model.cfg.n_ctx) {

@@ -19,6 +19,8 @@ import {
   MODEL_OPTION,
   onInterrupt,
   parseCorpusSource,
+  PROVIDER_OPTION,
+  providerOf,
 } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
@@ -82,6 +84,7 @@ export const SWEEP_COMMAND = {
       help: "the sweep folder: runs, dictionaries and the report (default runs/sweep-L<L>)",
     },
     threads: { type: "integer", min: 1, help: "CPU threads (default: all cores)" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -128,7 +131,10 @@ async function sweep(values: SweepValues, args: readonly string[]): Promise<numb
   if (runs.length === 0) {
     throw new UsageError("--tc-l1 and --sae-l1 are both none: nothing to train");
   }
-  const model = await loadModel(await resolveModelDir(values.model), { threads });
+  const model = await loadModel(await resolveModelDir(values.model), {
+    threads,
+    provider: providerOf(values.provider),
+  });
   const layer = checkLayer(values.layer, model.cfg.n_layers);
   const out = values.out ?? `runs/sweep-L${layer}`;
   const source = parseCorpusSource(values.corpus);

@@ -23,7 +23,14 @@ import { SCHEDULES } from "../lib/train/schedules.ts";
 import { Progress } from "../lib/train/_progress.ts";
 import { initialState, NonFiniteLossError, Trainer } from "../lib/train/trainer.ts";
 import { Runtime } from "../lib/graph/session.ts";
-import { loadCorpusRows, onInterrupt, parseCorpusSource, parseScheduleOption } from "./cli.ts";
+import {
+  loadCorpusRows,
+  onInterrupt,
+  parseCorpusSource,
+  parseScheduleOption,
+  PROVIDER_OPTION,
+  providerOf,
+} from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
 /** The command line of `deno task train-model`. */
@@ -106,6 +113,7 @@ export const TRAIN_MODEL_COMMAND = {
       help: "stop (with a checkpoint) after this many steps in total",
     },
     threads: { type: "integer", min: 1, help: "CPU threads (default: all cores)" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -178,7 +186,8 @@ async function trainModel(values: TrainModelValues, args: readonly string[]): Pr
     state = saved;
     console.log(`resuming from ${ckptPath} at step ${state.step}`);
   }
-  const runtime = new Runtime({ threads });
+  const provider = providerOf(values.provider);
+  const runtime = new Runtime({ threads, provider });
   const trainer = await Trainer.create(runtime, lmStepSpec(cfg, batch, adam), state, schedule);
 
   /** The rows of a step: epoch e visits the rows in a permutation seeded by (seed, e). */
@@ -209,7 +218,8 @@ async function trainModel(values: TrainModelValues, args: readonly string[]): Pr
     });
     savedStep = trainer.state.step;
   };
-  const evaluate = () => meanLoss(lmModel(cfg, trainer.state.params, { threads }), validation, 16);
+  const evaluate = () =>
+    meanLoss(lmModel(cfg, trainer.state.params, { threads, provider }), validation, 16);
 
   const interrupt = onInterrupt("finishing the step and writing a checkpoint");
 
@@ -272,7 +282,7 @@ async function trainModel(values: TrainModelValues, args: readonly string[]): Pr
   // ---- final evaluation and export -------------------------------------------------------
   const valLoss = await evaluate();
   const baseline = unigramBaseline(train, validation, cfg.d_vocab);
-  const samples = await greedySamples(lmModel(cfg, trainer.state.params, { threads }));
+  const samples = await greedySamples(lmModel(cfg, trainer.state.params, { threads, provider }));
   const summary = {
     model: cfg,
     trainingTokens: trainer.state.step * batch * cfg.n_ctx,

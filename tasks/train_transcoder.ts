@@ -17,6 +17,8 @@ import {
   onInterrupt,
   parseCorpusSource,
   parseScheduleOption,
+  PROVIDER_OPTION,
+  providerOf,
 } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
@@ -107,6 +109,7 @@ export const TRAIN_TRANSCODER_COMMAND = {
       help: "steps between checkpoints",
     },
     threads: { type: "integer", min: 1, help: "CPU threads (default: all cores)" },
+    provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
 
@@ -123,7 +126,10 @@ async function train(values: TrainTranscoderValues): Promise<number> {
     throw new UsageError(`--tokens must be at least --batch (${batch}), got "${totalTokens}"`);
   }
   const schedule = parseScheduleOption(values.schedule);
-  const model = await loadModel(await resolveModelDir(values.model), { threads });
+  const model = await loadModel(await resolveModelDir(values.model), {
+    threads,
+    provider: providerOf(values.provider),
+  });
   const layer = checkLayer(values.layer, model.cfg.n_layers);
   const out = values.out ??
     (values.sae ? `runs/sae-${values.sae}-L${layer}` : `runs/transcoder-L${layer}`);
