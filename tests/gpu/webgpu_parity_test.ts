@@ -2,10 +2,15 @@
  * The WebGPU provider against the CPU provider on the embedded tiny model, graph kind by graph
  * kind: forward with every hook, patches and stop-at-layer; loss, per-token loss and KL; transcoder
  * encode/decode and all layers spliced; the dashboard probe with its in-graph TopK; transcoder
- * and language-model training steps; the reverse passes of an attribution graph. Float32 kernels sum in another
+ * and language-model training steps; the reverse passes of an attribution graph; and then
+ * `--provider webgpu` through the tasks. Float32 kernels sum in another
  * order, so each comparison has a tolerance (stated in each test). Runs where a WebGPU adapter
  * exists (a GPU, or Mesa's lavapipe on the CPU, as in CI: `.ci/run` installs it and sets
  * TC_REQUIRE_WEBGPU=1); elsewhere it prints how to install lavapipe.
+ *
+ * Everything that uses WebGPU is in this one file: onnxruntime-node 1.30.0's WebGPU provider fails
+ * ("CommandEncoder is already finished") when two threads of a process run sessions at once, and
+ * `deno test --parallel` runs test files as threads of one process.
  */
 import assert from "node:assert/strict";
 import { Runtime } from "../../lib/graph/session.ts";
@@ -19,6 +24,16 @@ import { initialState, Trainer } from "../../lib/train/trainer.ts";
 import { initialLmParams, lmStepSpec } from "../../lib/train/lm_training.ts";
 import { gpt2Config } from "../../lib/model/config.ts";
 import { webgpuAvailable } from "../helpers/webgpu.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { main as demo } from "../../tasks/demo.ts";
+import { main as evaluate } from "../../tasks/eval.ts";
+import { main as dashboards } from "../../tasks/dashboards.ts";
+import { main as graph } from "../../tasks/graph.ts";
+import { main as trainTranscoder } from "../../tasks/train_transcoder.ts";
+import { main as sweep } from "../../tasks/sweep.ts";
+import { startCompareInterp } from "../../tasks/compare_interp.ts";
+import { runCaptured } from "../helpers/captured.ts";
 
 const available = await webgpuAvailable("the WebGPU parity tests");
 const cpu = await loadPretrained("tiny", { provider: "cpu" });
@@ -238,3 +253,103 @@ parity(
     }
   },
 );
+
+// `--provider webgpu` through the tasks, on small workloads: each runs to completion and writes
+// what it writes on the CPU (`train-model` takes `--provider` too; its step is checked above).
+Deno.test("every task runs with --provider webgpu", async () => {
+  if (!gpu) return; // the note above says how to get an adapter
+  const dir = await Deno.makeTempDir({ prefix: "tasks_webgpu_" });
+  const onGpu = ["--provider", "webgpu"];
+  const ok = async (
+    name: string,
+    main: (a: readonly string[]) => Promise<number>,
+    args: string[],
+  ) => {
+    const r = await runCaptured(main, [...onGpu, ...args]);
+    assert.equal(r.status, 0, `${name}:\n${r.stdout.join("\n")}\n${r.stderr.join("\n")}`);
+    return r.stdout.join("\n");
+  };
+  try {
+    assert.match(
+      await ok("demo", demo, ["--top", "1"]),
+      /Transcoder features active on the last token/,
+    );
+    assert.match(await ok("eval", evaluate, ["--rows", "2", "--layers", "1"]), /CE clean/);
+    await ok("dashboards", dashboards, [
+      "--layer",
+      "1",
+      "--rows",
+      "4",
+      "--features",
+      "2",
+      "--out",
+      join(dir, "d.html"),
+    ]);
+    assert.ok(existsSync(join(dir, "d.html")));
+    await ok("graph", graph, [
+      "--prompt",
+      "The cat sat on",
+      "--max-feature-nodes",
+      "40",
+      "--out",
+      join(dir, "g.html"),
+    ]);
+    assert.ok(existsSync(join(dir, "g.json")));
+    const tiny = [
+      "--d-sae",
+      "64",
+      "--batch",
+      "256",
+      "--tokens",
+      "512",
+      "--warmup",
+      "0",
+      "--buffer-batches",
+      "2",
+    ];
+    await ok("train-transcoder", trainTranscoder, [
+      "--layer",
+      "1",
+      ...tiny,
+      "--out",
+      join(dir, "tc"),
+    ]);
+    assert.ok(existsSync(join(dir, "tc", "transcoder", "cfg.json")));
+    await ok("sweep", sweep, [
+      "--layer",
+      "1",
+      ...tiny,
+      "--tc-l1",
+      "1e-3",
+      "--sae-l1",
+      "none",
+      "--eval-rows",
+      "2",
+      "--out",
+      join(dir, "sweep"),
+    ]);
+    assert.ok(existsSync(join(dir, "sweep", "results.json")));
+    const app = await startCompareInterp([
+      ...onGpu,
+      "--a",
+      "tiny:1",
+      "--b",
+      "tiny:2",
+      "--n",
+      "2",
+      "--rows",
+      "16",
+      "--out",
+      join(dir, "cmp"),
+      "--quiet",
+    ]);
+    try {
+      const state = await (await fetch(`${app.url}api/state`)).json();
+      assert.equal(state.total, 4);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
