@@ -47,24 +47,6 @@ Deno.test("an unavailable GPU provider gets an error that says what is missing",
   });
 });
 
-Deno.test("WebGPU computes a ReLU where it has an adapter (lavapipe in CI), else says what is missing", async () => {
-  let result: number[] | undefined;
-  try {
-    const c = await new Runtime({ provider: "webgpu" }).compile(tinyGraph());
-    const { y } = await c.run({
-      x: { dtype: "float32", shape: [2], data: new Float32Array([-1, 2]) },
-    });
-    result = Array.from(y.data as Float32Array);
-  } catch (e) {
-    assert.ok(e instanceof ProviderUnavailableError, String(e));
-    assert.match(e.message, /WebGPU execution provider found no usable adapter/);
-    assert.match(e.message, /libvulkan\.so\.1/);
-    assert.notEqual(Deno.env.get("TC_REQUIRE_WEBGPU"), "1", `TC_REQUIRE_WEBGPU=1 but ${e.message}`);
-    return;
-  }
-  assert.deepEqual(result, [0, 2]);
-});
-
 Deno.test("graphs whose weight inputs total more than protobuf's 2 GB limit compile and run", async () => {
   // Three 768 MB weights (2.3 GB, the size of GPT-2 small plus its 12 transcoders) fed as inputs.
   const n = 192 * 1024 * 1024; // floats per weight

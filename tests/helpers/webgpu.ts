@@ -3,6 +3,7 @@
  * driver that runs on the CPU), or, without one, a note that says how to install lavapipe.
  * `TC_REQUIRE_WEBGPU=1` (CI) makes a missing adapter an error.
  */
+import assert from "node:assert/strict";
 import { Graph } from "../../lib/graph/builder.ts";
 import { ProviderUnavailableError, Runtime } from "../../lib/graph/session.ts";
 
@@ -13,8 +14,9 @@ export const LAVAPIPE_INSTALL =
   "refused by Dawn), and set XDG_RUNTIME_DIR to a writable folder";
 
 /**
- * Whether the WebGPU provider has an adapter here: compiles and runs a ReLU on it. Without one,
- * throws when `TC_REQUIRE_WEBGPU=1`, else prints a `note:` (naming `what`) and returns false.
+ * Whether the WebGPU provider has an adapter here: compiles and runs a ReLU on it (which must be
+ * right). Without one, checks that the error says what is missing, then throws when
+ * `TC_REQUIRE_WEBGPU=1`, else prints a `note:` (naming `what`) and returns false.
  *
  * @example
  * ```ts
@@ -37,6 +39,9 @@ export async function webgpuAvailable(what: string): Promise<boolean> {
     return true;
   } catch (e) {
     if (!(e instanceof ProviderUnavailableError)) throw e;
+    // The error names what is missing (tests/graph/session_test.ts checks the other providers').
+    assert.match(e.message, /WebGPU execution provider found no usable adapter/);
+    assert.match(e.message, /libvulkan\.so\.1/);
     const why = `no WebGPU adapter (${e.message.split(":")[1]?.trim() ?? e.message})`;
     if (Deno.env.get("TC_REQUIRE_WEBGPU") === "1") {
       throw new Error(`TC_REQUIRE_WEBGPU=1 but ${why}; to get one, ${LAVAPIPE_INSTALL}`);
