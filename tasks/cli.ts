@@ -166,6 +166,21 @@ export function onInterrupt(message = "writing a checkpoint"): Interrupt {
 }
 
 /**
+ * The `--threads` option of a task that trains: CPU threads per operator.
+ *
+ * @example
+ * ```ts
+ * import { THREADS_OPTION } from "./cli.ts";
+ * THREADS_OPTION.min; // 1
+ * ```
+ */
+export const THREADS_OPTION = {
+  type: "integer",
+  min: 1,
+  help: "CPU threads (default: all cores)",
+} as const satisfies OptionSpec;
+
+/**
  * The `--provider` option of a task that runs graphs: the onnxruntime execution provider.
  *
  * @example

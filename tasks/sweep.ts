@@ -9,7 +9,13 @@
 import { loadModel } from "../mod.ts";
 import { NonFiniteLossError } from "../lib/train/mod.ts";
 import { Progress } from "../lib/train/_progress.ts";
-import { runSweep, type SweepRun, sweepRunName, writeSweepReport } from "../lib/sweep/mod.ts";
+import {
+  type RunStatus,
+  runSweep,
+  type SweepRun,
+  sweepRunName,
+  writeSweepReport,
+} from "../lib/sweep/mod.ts";
 import { sliceRows } from "../lib/tensor/tensor.ts";
 import { resolveModelDir } from "../lib/weights/mod.ts";
 import {
@@ -21,8 +27,20 @@ import {
   parseCorpusSource,
   PROVIDER_OPTION,
   providerOf,
+  THREADS_OPTION,
 } from "./cli.ts";
+import { TRAIN_TRANSCODER_COMMAND } from "./train_transcoder.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
+
+const TRAIN = TRAIN_TRANSCODER_COMMAND.options;
+
+/** What a run's status line says. */
+const DOING: Record<RunStatus, string> = {
+  done: "done",
+  evaluate: "evaluating",
+  train: "training",
+  resume: "resuming",
+};
 
 /** The command line of `deno task sweep`. */
 export const SWEEP_COMMAND = {
@@ -45,29 +63,15 @@ export const SWEEP_COMMAND = {
       arg: "list",
       help: "L1 coefficients of the MLP-output SAEs ('none' for no SAEs)",
     },
-    "d-sae": { type: "integer", min: 1, help: "features (default 32 x d_model)" },
-    tokens: {
-      type: "integer",
-      default: 4096000,
-      min: 1,
-      help: "training activations per dictionary",
-    },
-    lr: { type: "number", default: 1e-3, min: 0, arg: "x", help: "learning rate" },
-    warmup: { type: "integer", default: 200, min: 0, help: "warmup steps" },
-    batch: { type: "integer", default: 4096, min: 1, help: "activations per step" },
-    "buffer-batches": {
-      type: "integer",
-      default: 32,
-      min: 2,
-      help: "store batches per activation buffer, even",
-    },
-    "dead-window": {
-      type: "integer",
-      default: 500,
-      min: 0,
-      help: "steps without firing before a feature gets ghost grads",
-    },
-    seed: { type: "integer", default: 42, min: 0, help: "initialisation and data order" },
+    // The training options are train-transcoder's, with defaults for a small model's sweep.
+    "d-sae": TRAIN["d-sae"],
+    tokens: { ...TRAIN.tokens, default: 4096000, help: "training activations per dictionary" },
+    lr: { ...TRAIN.lr, default: 1e-3 },
+    warmup: { ...TRAIN.warmup, default: 200 },
+    batch: TRAIN.batch,
+    "buffer-batches": { ...TRAIN["buffer-batches"], default: 32 },
+    "dead-window": { ...TRAIN["dead-window"], default: 500 },
+    seed: TRAIN.seed,
     corpus: {
       ...CORPUS_OPTION,
       help: `${CORPUS_OPTION.help}: its train split trains, its validation split evaluates`,
@@ -83,7 +87,7 @@ export const SWEEP_COMMAND = {
       arg: "dir",
       help: "the sweep folder: runs, dictionaries and the report (default runs/sweep-L<L>)",
     },
-    threads: { type: "integer", min: 1, help: "CPU threads (default: all cores)" },
+    threads: THREADS_OPTION,
     provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;
@@ -166,13 +170,7 @@ async function sweep(values: SweepValues, args: readonly string[]): Promise<numb
         progress?.done();
         progress = undefined;
         training = `[${i + 1}/${n}] ${sweepRunName(run)}`;
-        const doing = {
-          done: "done",
-          evaluate: "evaluating",
-          train: "training",
-          resume: "resuming",
-        };
-        console.error(`${training}: ${doing[status]}`);
+        console.error(`${training}: ${DOING[status]}`);
       },
       onStep(_run, m) {
         // Made at the first step, so that a resumed run's rate counts only this session's tokens.

@@ -30,6 +30,7 @@ import {
   parseScheduleOption,
   PROVIDER_OPTION,
   providerOf,
+  THREADS_OPTION,
 } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand } from "./command.ts";
 
@@ -112,7 +113,7 @@ export const TRAIN_MODEL_COMMAND = {
       min: 1,
       help: "stop (with a checkpoint) after this many steps in total",
     },
-    threads: { type: "integer", min: 1, help: "CPU threads (default: all cores)" },
+    threads: THREADS_OPTION,
     provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;

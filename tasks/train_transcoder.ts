@@ -19,6 +19,7 @@ import {
   parseScheduleOption,
   PROVIDER_OPTION,
   providerOf,
+  THREADS_OPTION,
 } from "./cli.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
@@ -108,7 +109,7 @@ export const TRAIN_TRANSCODER_COMMAND = {
       min: 1,
       help: "steps between checkpoints",
     },
-    threads: { type: "integer", min: 1, help: "CPU threads (default: all cores)" },
+    threads: THREADS_OPTION,
     provider: PROVIDER_OPTION,
   },
 } as const satisfies CommandSpec;

@@ -17,13 +17,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { readJsonObject } from "../formats/_input_file.ts";
-import { writeFileAtomic } from "../formats/safetensors.ts";
+import { writeFileAtomic, writeSafetensors } from "../formats/safetensors.ts";
 import type { HookedModel } from "../model/hooked_model.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { tensorFingerprint } from "../dashboards/fingerprint.ts";
 import { evaluateTranscoders } from "../transcoder/evals.ts";
 import { loadTranscoder } from "../transcoder/load.ts";
-import { saveTranscoderFolder } from "../transcoder/saelens_folder.ts";
+import { SAELENS_FILES, saveTranscoderFolder } from "../transcoder/saelens_folder.ts";
 import {
   trainTranscoder,
   type TranscoderStepMetrics,
@@ -180,9 +180,9 @@ export async function runSweep(
       quiet: hooks.quiet,
     });
     const e = perLayer[0];
-    await saveTranscoderFolder(dictDir, dictionary, {
-      floatDtype: hooks.floatDtype ?? "F16",
-      logSparsity: { dtype: "float32", shape: [e.logFrequencies.length], data: e.logFrequencies },
+    // The folder's feature-frequency sidecar, from the held-out rows (the weights stay as written).
+    await writeSafetensors(join(dictDir, SAELENS_FILES.sparsity), {
+      sparsity: { dtype: "float32", shape: [e.logFrequencies.length], data: e.logFrequencies },
     });
     const row: SweepRow = {
       kind: run.kind,
