@@ -8,9 +8,23 @@
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { type DType, shapeStr, type Tensor } from "../tensor/tensor.ts";
-import type { Graph } from "./builder.ts";
+import { Graph } from "./builder.ts";
 import type { ElemType } from "./ir.ts";
 import { toOnnx } from "./onnx.ts";
+import { cudaGaps, cudaHint } from "./_cuda_check.ts";
+import { DeviceWeights, newTraffic, type Traffic } from "./_device_weights.ts";
+
+/**
+ * The onnxruntime-node version this library runs on (the CUDA provider libraries that
+ * `deno task setup --cuda` installs are built for exactly this version).
+ *
+ * @example
+ * ```ts
+ * import { ONNXRUNTIME_VERSION } from "./session.ts";
+ * ONNXRUNTIME_VERSION; // "1.29.0"
+ * ```
+ */
+export const ONNXRUNTIME_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
 
 /** Execution providers a runtime can use. */
 export type Provider = "cpu" | "cuda" | "webgpu";
@@ -56,12 +70,7 @@ export interface RuntimeOptions {
 }
 
 function hint(provider: Provider, detail: string): string {
-  if (provider === "cuda") {
-    return `the CUDA execution provider is not available: ${detail}. onnxruntime-node ${ort.env.versions.common} ` +
-      `does not bundle it on this platform; it needs libonnxruntime_providers_cuda.so and ` +
-      `libonnxruntime_providers_shared.so of the same ONNX Runtime version beside libonnxruntime.so.1, ` +
-      `an NVIDIA GPU with its driver, and CUDA 12/13 with cuDNN. Use provider "cpu" otherwise.`;
-  }
+  if (provider === "cuda") return cudaHint(detail);
   if (provider === "webgpu") {
     return `the WebGPU execution provider found no usable adapter: ${detail}. It needs a GPU with ` +
       `a Vulkan driver and the Vulkan loader (libvulkan.so.1, Debian package libvulkan1). ` +
@@ -147,9 +156,17 @@ export class CompiledGraph {
   readonly outputNames: readonly string[];
   readonly #session: ort.InferenceSession;
   readonly #ortCache = new WeakMap<Tensor, ort.Tensor>();
+  readonly #traffic: Traffic;
+  readonly #device?: DeviceWeights;
 
-  constructor(session: ort.InferenceSession, graph: Graph) {
+  constructor(
+    session: ort.InferenceSession,
+    graph: Graph,
+    { traffic = newTraffic(), device }: { traffic?: Traffic; device?: DeviceWeights } = {},
+  ) {
     this.#session = session;
+    this.#traffic = traffic;
+    this.#device = device;
     this.inputs = new Map(graph.inputs.map(({ name, value }) => [name, value]));
     this.outputNames = graph.outputs.map((o) => o.name);
   }
@@ -163,6 +180,8 @@ export class CompiledGraph {
     outputs?: readonly string[],
   ): Promise<Record<string, Tensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
+    const onDevice: Promise<void>[] = [];
+    const traffic = this.#traffic;
     for (const [name, spec] of this.inputs) {
       const t = feeds[name];
       if (!t) throw new RangeError(`missing graph input "${name}" ${shapeStr(spec.shape)}`);
@@ -176,13 +195,22 @@ export class CompiledGraph {
           }`,
         );
       }
+      const copy = this.#device?.get(t);
+      if (copy) {
+        traffic.deviceInputs++;
+        onDevice.push(copy.then((d) => void (ortFeeds[name] = d)));
+        continue;
+      }
       let o = this.#ortCache.get(t);
       if (!o) {
         o = toOrt(t);
         this.#ortCache.set(t, o);
       }
       ortFeeds[name] = o;
+      traffic.hostInputs++;
+      traffic.hostBytes += t.data.byteLength;
     }
+    await Promise.all(onDevice);
     const res = outputs
       ? await this.#session.run(ortFeeds, [...outputs])
       : await this.#session.run(ortFeeds);
@@ -214,6 +242,14 @@ export class Runtime {
   readonly provider: Provider;
   readonly threads?: number;
   readonly memArena: boolean;
+  /**
+   * What the graphs of this runtime were fed so far: inputs read from host memory (which a GPU
+   * provider copies to its device on every run), inputs that were device copies of weights, and
+   * the weights uploaded (each once, on its first use; WebGPU only, as onnxruntime-node binds
+   * no CUDA device tensors).
+   */
+  readonly traffic: Readonly<Traffic> = newTraffic();
+  readonly #device?: DeviceWeights;
 
   constructor({ provider = "cpu", threads, memArena = false }: RuntimeOptions = {}) {
     if (!PROVIDERS.includes(provider)) {
@@ -224,6 +260,13 @@ export class Runtime {
     this.provider = provider;
     this.threads = threads;
     this.memArena = memArena;
+    if (provider === "webgpu") {
+      this.#device = new DeviceWeights(async (t) => {
+        const g = new Graph();
+        g.output("y", g.identity(g.input("x", t.dtype as ElemType, t.shape)));
+        return await this.#session(g, { preferredOutputLocation: "gpu-buffer" });
+      }, { wrap: toOrt, traffic: this.traffic as Traffic });
+    }
   }
 
   /**
@@ -234,23 +277,41 @@ export class Runtime {
     graph: Graph,
     { memArena = this.memArena }: { memArena?: boolean } = {},
   ): Promise<CompiledGraph> {
-    const bytes = toOnnx(graph, { lowerFor: this.provider });
-    const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: [this.provider],
-      graphOptimizationLevel: "all",
+    if (this.provider === "cuda") {
+      // What is missing is found with the system's loader before onnxruntime tries (and logs
+      // its own, longer account of the first missing library).
+      const gaps = cudaGaps();
+      if (gaps.length > 0) throw new ProviderUnavailableError(cudaHint(undefined, gaps));
+    }
+    const session = await this.#session(graph, {
       // Without the arena each session returns its activations' memory after every run; with it,
       // every compiled graph would keep its own peak (gigabytes for full-vocabulary logits).
       enableCpuMemArena: memArena,
+    });
+    return new CompiledGraph(session, graph, {
+      traffic: this.traffic as Traffic,
+      device: this.#device,
+    });
+  }
+
+  /** An onnxruntime session of a graph on this runtime's provider. */
+  async #session(
+    graph: Graph,
+    extra: ort.InferenceSession.SessionOptions,
+  ): Promise<ort.InferenceSession> {
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [this.provider],
+      graphOptimizationLevel: "all",
+      enableCpuMemArena: this.memArena,
       ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
+      ...extra,
     };
-    let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, options);
+      return await ort.InferenceSession.create(toOnnx(graph, { lowerFor: this.provider }), options);
     } catch (e) {
       const detail = String((e as Error).message ?? e).split("\n")[0];
       if (this.provider !== "cpu") throw new ProviderUnavailableError(hint(this.provider, detail));
       throw e;
     }
-    return new CompiledGraph(session, graph);
   }
 }

@@ -10,6 +10,7 @@ import { Graph } from "../graph/builder.ts";
 import { HookPoints, patchInputName, type PatchMode, type PatchSpec } from "../graph/hooks.ts";
 import type { ElemType, Value } from "../graph/ir.ts";
 import { type CompiledGraph, Runtime, type RuntimeOptions } from "../graph/session.ts";
+import { markWeights } from "../graph/_device_weights.ts";
 import { shapeStr, type Tensor } from "../tensor/tensor.ts";
 import { Rng } from "../tensor/random.ts";
 import { topk } from "../tensor/ops.ts";
@@ -228,6 +229,7 @@ export class HookedModel {
     this.weights = weights;
     this.processing = processing;
     this.runtime = runtime instanceof Runtime ? runtime : new Runtime(runtime);
+    markWeights(weights.values()); // a GPU runtime keeps them on its device
     this.#allHooks = new Set(hookNames(cfg));
   }
 

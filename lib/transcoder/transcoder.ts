@@ -24,6 +24,7 @@ import { Graph as GraphBuilder } from "../graph/builder.ts";
 import type { HookPoints } from "../graph/hooks.ts";
 import type { Value } from "../graph/ir.ts";
 import { type CompiledGraph, Runtime } from "../graph/session.ts";
+import { markWeights } from "../graph/_device_weights.ts";
 import type { MlpReplacementProvider } from "../model/hooked_model.ts";
 import { shapeStr, type Tensor } from "../tensor/tensor.ts";
 
@@ -372,6 +373,7 @@ export class Transcoder {
     this.params = new Map(
       TRANSCODER_PARAMS.map((n) => [n, params.get(tied && n === "b_dec_out" ? "b_dec" : n)!]),
     );
+    markWeights(this.params.values()); // a GPU runtime keeps them on its device
     this.runtime = runtime;
   }
 

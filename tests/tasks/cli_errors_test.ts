@@ -192,7 +192,7 @@ Deno.test("the demo refuses a prompt longer than the context and an unavailable 
     /exceeds the context size n_ctx = 128/,
   ]]);
   // Without an NVIDIA GPU and onnxruntime's CUDA libraries, CUDA is unavailable. (Not WebGPU:
-  // CI has an adapter, and WebGPU sessions stay in tests/gpu/webgpu_parity_test.ts, one thread.)
+  // CI has an adapter, and WebGPU sessions stay in tests/gpu/parity_test.ts, one thread.)
   const cuda = await run(demo, ["--provider", "cuda", "--top", "1"]);
   if (cuda.status !== 0) assertUserError(cuda, "demo --provider cuda", /CUDA/);
 });

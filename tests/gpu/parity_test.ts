@@ -1,18 +1,20 @@
 /**
- * The WebGPU provider against the CPU provider on the embedded tiny model, graph kind by graph
- * kind: forward with every hook, patches and stop-at-layer; loss, per-token loss and KL; transcoder
- * encode/decode and all layers spliced; the dashboard probe with its in-graph TopK; transcoder
- * and language-model training steps; the reverse passes of an attribution graph; and then
- * `--provider webgpu` through the tasks. Float32 kernels sum in another
- * order, so each comparison has a tolerance (stated in each test). Runs where a WebGPU adapter
- * exists (a GPU, or Mesa's lavapipe on the CPU, as in CI: `.ci/run` installs it and sets
- * TC_REQUIRE_WEBGPU=1); elsewhere it prints how to install lavapipe.
+ * A GPU provider (WebGPU, or CUDA with `TC_PARITY_PROVIDER=cuda`, as `deno task gpu-check` runs
+ * it) against the CPU provider on the embedded tiny model, graph kind by graph kind: forward with
+ * every hook, patches and stop-at-layer; weights kept on the device; loss, per-token loss and KL;
+ * transcoder encode/decode and all layers spliced; the dashboard probe with its in-graph TopK;
+ * transcoder and language-model training steps; the reverse passes of an attribution graph; and
+ * then `--provider` through the tasks. Float32 kernels sum in another order, so each comparison
+ * has a tolerance (stated in each test). WebGPU runs where an adapter exists (a GPU, or Mesa's
+ * lavapipe on the CPU, as in CI: `.ci/run` installs it and sets TC_REQUIRE_WEBGPU=1); elsewhere
+ * it prints how to install lavapipe.
  *
- * Everything that uses WebGPU is in this one file: onnxruntime-node 1.30.0's WebGPU provider fails
+ * Everything that uses WebGPU is in this one file: onnxruntime-node's WebGPU provider fails
  * ("CommandEncoder is already finished") when two threads of a process run sessions at once, and
  * `deno test --parallel` runs test files as threads of one process.
  */
 import assert from "node:assert/strict";
+import * as ort from "onnxruntime-node";
 import { Runtime } from "../../lib/graph/session.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { loadPretrained } from "../../lib/weights/pretrained.ts";
@@ -23,7 +25,8 @@ import { transcoderStepSpec } from "../../lib/transcoder/_training_step.ts";
 import { initialState, Trainer } from "../../lib/train/trainer.ts";
 import { initialLmParams, lmStepSpec } from "../../lib/train/lm_training.ts";
 import { gpt2Config } from "../../lib/model/config.ts";
-import { webgpuAvailable } from "../helpers/webgpu.ts";
+import { gpuAvailable, PARITY_PROVIDER } from "../helpers/gpu_provider.ts";
+import { PLACEMENT_MARK } from "../../tasks/gpu_check.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { main as demo } from "../../tasks/demo.ts";
@@ -35,9 +38,19 @@ import { main as sweep } from "../../tasks/sweep.ts";
 import { startCompareInterp } from "../../tasks/compare_interp.ts";
 import { runCaptured } from "../helpers/captured.ts";
 
-const available = await webgpuAvailable("the WebGPU parity tests");
+// `deno task gpu-check --placements` reads onnxruntime's verbose log (where each node ran),
+// with a marker before each test, written to the same stream in order.
+const VERBOSE = Deno.env.get("TC_ORT_VERBOSE") === "1";
+if (VERBOSE) ort.env.logLevel = "verbose";
+// (through /dev/stderr: `deno test` captures Deno.stderr, not onnxruntime's own writes to fd 2).
+const log = VERBOSE ? Deno.openSync("/dev/stderr", { write: true }) : undefined;
+const mark = (name: string) =>
+  log?.writeSync(new TextEncoder().encode(`${PLACEMENT_MARK}${name}\n`));
+
+const P = PARITY_PROVIDER;
+const available = await gpuAvailable(P, `the ${P} parity tests`);
 const cpu = await loadPretrained("tiny", { provider: "cpu" });
-const gpu = available ? await loadPretrained("tiny", { provider: "webgpu" }) : undefined;
+const gpu = available ? await loadPretrained("tiny", { provider: P }) : undefined;
 const prompt = "The Congress of the United States shall have power";
 const tokens = cpu.model.toTokens(prompt);
 
@@ -60,11 +73,12 @@ function scaledError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): 
 const f32 = (t: Tensor) => t.data as Float32Array;
 
 function parity(name: string, fn: () => Promise<void>) {
-  Deno.test(`webgpu = cpu: ${name}`, async () => {
+  Deno.test(`${P} = cpu: ${name}`, async () => {
     if (!gpu) {
-      console.error(`note: "${name}" needs a WebGPU adapter (see the note above)`);
+      console.error(`note: "${name}" needs the ${P} provider (see the note above)`);
       return;
     }
+    mark(name);
     await fn();
   });
 }
@@ -91,6 +105,47 @@ parity(
     const sb = await gpu!.model.runWithCache(tokens, { stopAtLayer: 2 });
     const last = "blocks.1.hook_resid_post";
     assert.ok(scaledError(f32(sb.cache.get(last)), f32(sa.cache.get(last))) < 1e-4);
+  },
+);
+
+parity(
+  "weights stay on the device: each uploaded once, then only the tokens come from host memory",
+  async () => {
+    // A runtime of its own, so that its counts start at zero.
+    const { model, transcoders } = await loadPretrained("tiny", { provider: P });
+    const t = model.runtime.traffic;
+    const first = await model.run(tokens);
+    if (P === "cuda") {
+      // onnxruntime-node binds no CUDA device tensors: every input is copied on every run.
+      assert.deepEqual([t.uploads, t.deviceInputs], [0, 0]);
+      assert.ok(t.hostInputs > 10, `${t.hostInputs} inputs`); // the tokens and the weights
+      return;
+    }
+    const used = t.uploads;
+    assert.ok(used > 10 && used <= model.weights.size, `${used} of ${model.weights.size}`);
+    assert.deepEqual([t.hostInputs, t.deviceInputs], [1, used]); // the tokens, the weights
+    const uploaded = t.uploadBytes;
+    // Poison the host copies: a run that still read them would give NaN logits.
+    const saved = [...model.weights.values()].map((w) => w.data.slice());
+    for (const w of model.weights.values()) w.data.fill(NaN);
+    const again = await model.run(tokens);
+    [...model.weights.values()].forEach((w, i) => w.data.set(saved[i]));
+    assert.deepEqual(f32(again), f32(first)); // bit for bit: the device copies were used
+    assert.deepEqual([t.uploads, t.uploadBytes, t.hostInputs], [used, uploaded, 2]);
+    // Another graph (a cache of two hooks) reuses the same device copies.
+    await model.runWithCache(tokens, { names: ["blocks.1.hook_mlp_out"] });
+    assert.equal(t.uploads, used);
+    // Spliced transcoders are weights too: uploaded once, on their first use.
+    const spliced = {
+      mlpReplacements: new Map(transcoders.map((x) => [x!.layer, x!.asReplacement()])),
+    };
+    await model.loss(tokens, spliced);
+    const withTc = t.uploads;
+    assert.ok(withTc > used);
+    await model.loss(tokens, spliced);
+    assert.equal(t.uploads, withTc);
+    // The CPU provider reads host memory: nothing is uploaded.
+    assert.equal(cpu.model.runtime.traffic.uploads, 0);
   },
 );
 
@@ -174,7 +229,7 @@ parity(
     const init =
       Transcoder.random({ ...o, hook_name: "x", hook_layer: 1, out_hook_name: "y" }, 3).params;
     const schedule = { name: "constant" as const, lr: 1e-3, totalSteps: 3 };
-    const train = async (provider: "cpu" | "webgpu") => {
+    const train = async (provider: "cpu" | typeof P) => {
       const state = initialState(
         new Map([...init].map(([k, v]) => [k, { ...v, data: v.data.slice() }])),
       );
@@ -190,7 +245,7 @@ parity(
       }
       return { losses, params: t.state.params };
     };
-    const [a, b] = [await train("cpu"), await train("webgpu")];
+    const [a, b] = [await train("cpu"), await train(P)];
     for (let k = 0; k < 3; k++) {
       assert.ok(Math.abs(a.losses[k] - b.losses[k]) <= 1e-5 * Math.abs(a.losses[k]), `step ${k}`);
     }
@@ -224,7 +279,7 @@ parity(
       data: Int32Array.from({ length: 32 }, (_, i) => (i * 11 + 3) % 64),
     };
     const schedule = { name: "constant" as const, lr: 3e-3, totalSteps: 3 };
-    const train = async (provider: "cpu" | "webgpu") => {
+    const train = async (provider: "cpu" | typeof P) => {
       const spec = lmStepSpec(cfg, 2, { weightDecay: 0.1 });
       const t = await Trainer.create(
         new Runtime({ provider }),
@@ -236,7 +291,7 @@ parity(
       for (let k = 0; k < 3; k++) losses.push((await t.step({ tokens: batch })).loss);
       return { losses, params: t.state.params };
     };
-    const [a, b] = [await train("cpu"), await train("webgpu")];
+    const [a, b] = [await train("cpu"), await train(P)];
     for (let k = 0; k < 3; k++) {
       assert.ok(
         Math.abs(a.losses[k] - b.losses[k]) <= 1e-5 * Math.abs(a.losses[k]),
@@ -256,10 +311,11 @@ parity(
 
 // `--provider webgpu` through the tasks, on small workloads: each runs to completion and writes
 // what it writes on the CPU (`train-model` takes `--provider` too; its step is checked above).
-Deno.test("every task runs with --provider webgpu", async () => {
+Deno.test(`every task runs with --provider ${P}`, async () => {
   if (!gpu) return; // the note above says how to get an adapter
+  mark("every task with --provider (run in-process)");
   const dir = await Deno.makeTempDir({ prefix: "tasks_webgpu_" });
-  const onGpu = ["--provider", "webgpu"];
+  const onGpu = ["--provider", P];
   const ok = async (
     name: string,
     main: (a: readonly string[]) => Promise<number>,
