@@ -1,6 +1,7 @@
 /**
  * `deno task setup`: downloads pretrained weights (GPT-2 small and its transcoders) from the
- * Hugging Face Hub, pinned to fixed commits, with resume, retries and checksum verification.
+ * Hugging Face Hub, pinned to fixed commits, with resume, retries and checksum verification;
+ * `--cuda` installs onnxruntime's CUDA provider from npm instead.
  *
  * @module
  */
@@ -27,11 +28,20 @@ import {
   type WeightSet,
 } from "../lib/weights/registry.ts";
 import { formatDuration } from "../lib/train/_progress.ts";
-import { downloadsDir, WEIGHTS_DIR_ENV } from "../lib/weights/locations.ts";
+import { cacheDir, downloadsDir, WEIGHTS_DIR_ENV } from "../lib/weights/locations.ts";
+import {
+  CUDA_PACKAGE,
+  cudaLibraryDir,
+  installCudaProvider,
+  NPM_REGISTRY,
+  tarballUrl,
+} from "../lib/weights/_cuda_install.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 /** The environment variable that overrides the Hub endpoint, like `--base-url`. */
 const ENDPOINT_ENV = "TC_HF_ENDPOINT";
+/** npm's own variable for its registry, honoured like `--npm-registry`. */
+const NPM_REGISTRY_ENV = "NPM_CONFIG_REGISTRY";
 
 /** The command line of `deno task setup`. */
 export const SETUP_COMMAND = {
@@ -86,6 +96,19 @@ export const SETUP_COMMAND = {
       max: 600_000,
       help: "delay before the first retry, doubled for each further one",
     },
+    cuda: {
+      type: "boolean",
+      help:
+        `install onnxruntime's CUDA provider instead of weights: ${CUDA_PACKAGE.name}@${CUDA_PACKAGE.version} from npm (${
+          formatBytes(CUDA_PACKAGE.tarball.size)
+        }, sha256 pinned) into <cache folder>/cuda, linked beside onnxruntime-node's libonnxruntime.so.1 (docs/gpu.md)`,
+    },
+    "npm-registry": {
+      type: "string",
+      arg: "url",
+      help:
+        `npm registry or mirror for --cuda (default $${NPM_REGISTRY_ENV}, else ${NPM_REGISTRY})`,
+    },
     quiet: { type: "boolean", help: "no progress lines" },
   },
   epilog: `Built-in weight sets:\n${
@@ -100,18 +123,23 @@ export function main(args: readonly string[]): Promise<number> {
   return runCommand(SETUP_COMMAND, args, setup);
 }
 
-/** The Hub endpoint: `--base-url`, else `$TC_HF_ENDPOINT`, else the Hub; checked. */
-function endpointOf(baseUrl: string | undefined): string {
-  const endpoint = baseUrl ?? Deno.env.get(ENDPOINT_ENV) ?? HF_ENDPOINT;
-  if (!/^https?:\/\/[^/]/.test(endpoint)) {
+/** An endpoint from its option, else its environment variable, else the default; checked. */
+function urlOption(
+  value: string | undefined,
+  { option, env, fallback }: { option: string; env: string; fallback: string },
+): string {
+  const url = value ?? (Deno.env.get(env) || undefined) ?? fallback;
+  if (!/^https?:\/\/[^/]/.test(url)) {
     throw new UsageError(
-      `${
-        baseUrl !== undefined ? "--base-url" : `$${ENDPOINT_ENV}`
-      } must be an http(s) URL, got "${endpoint}"`,
+      `${value !== undefined ? option : `$${env}`} must be an http(s) URL, got "${url}"`,
     );
   }
-  return endpoint;
+  return url;
 }
+
+/** The Hub endpoint: `--base-url`, else `$TC_HF_ENDPOINT`, else the Hub; checked. */
+const endpointOf = (baseUrl: string | undefined) =>
+  urlOption(baseUrl, { option: "--base-url", env: ENDPOINT_ENV, fallback: HF_ENDPOINT });
 
 async function loadRegistry(path: string | undefined): Promise<Registry> {
   if (path === undefined) return REGISTRY;
@@ -235,7 +263,7 @@ async function dryRun(
  */
 async function setup(values: SetupValues): Promise<number> {
   try {
-    await install(values);
+    await (values.cuda ? installCuda(values) : install(values));
     return 0;
   } catch (e) {
     if (!(e instanceof DownloadError || e instanceof LockError)) throw e;
@@ -293,6 +321,42 @@ async function install(values: SetupValues): Promise<void> {
     }
   }
   console.log(lines.join("\n"));
+}
+
+/** `--cuda`: installs the CUDA provider libraries (weights are left alone). */
+async function installCuda(values: SetupValues): Promise<void> {
+  const registry = urlOption(values["npm-registry"], {
+    option: "--npm-registry",
+    env: NPM_REGISTRY_ENV,
+    fallback: NPM_REGISTRY,
+  });
+  const dir = join(cacheDir(), "cuda");
+  if (values["dry-run"]) {
+    console.log([
+      `CUDA provider: ${CUDA_PACKAGE.name}@${CUDA_PACKAGE.version} (ONNX Runtime ${CUDA_PACKAGE.onnxruntime}, CUDA 13)`,
+      `  from ${tarballUrl(CUDA_PACKAGE, registry)}`,
+      `  ${formatBytes(CUDA_PACKAGE.tarball.size)}, sha256 pinned; unpacks ${
+        CUDA_PACKAGE.files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(", ")
+      } into ${cudaLibraryDir(dir)}`,
+      "Dry run: nothing was downloaded.",
+    ].join("\n"));
+    return;
+  }
+  const t0 = performance.now();
+  const summary = await installCudaProvider({
+    dir,
+    registry,
+    retries: values.retries,
+    backoffMs: values["backoff-ms"],
+    quiet: values.quiet,
+  });
+  console.log([
+    `Done in ${
+      formatDuration((performance.now() - t0) / 1000)
+    }: the CUDA provider libraries are in ${summary.dir}` +
+    `${summary.downloaded ? "" : " (already present)"}, linked into ${summary.runtimeDir}.`,
+    `Try it: deno task demo --provider cuda (needs an NVIDIA GPU, its driver, CUDA 13 and cuDNN 9).`,
+  ].join("\n"));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

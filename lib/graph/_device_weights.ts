@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type * as ort from "npm:onnxruntime-node@1.30.0";
+import type * as ort from "npm:onnxruntime-node@1.29.0";
 import type { Tensor } from "../tensor/tensor.ts";
 
 const weights = new WeakSet<Tensor>();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as ort from "npm:onnxruntime-node@1.30.0";
+import * as ort from "npm:onnxruntime-node@1.29.0";
 import { type DType, shapeStr, type Tensor } from "../tensor/tensor.ts";
 import { Graph } from "./builder.ts";
 import type { ElemType } from "./ir.ts";

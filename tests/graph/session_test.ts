@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import { Graph } from "../../lib/graph/builder.ts";
 import { type Provider, ProviderUnavailableError, Runtime } from "../../lib/graph/session.ts";
+import { cudaGaps } from "../../lib/graph/_cuda_check.ts";
 
 function tinyGraph(): Graph {
   const g = new Graph();
@@ -40,8 +41,12 @@ Deno.test("an unavailable GPU provider gets an error that says what is missing",
   }
   await assert.rejects(new Runtime({ provider: "cuda" }).compile(tinyGraph()), (e) => {
     assert.ok(e instanceof ProviderUnavailableError);
-    assert.match(e.message, /CUDA execution provider is not available/);
-    assert.match(e.message, /libonnxruntime_providers_cuda\.so/);
+    assert.match(e.message, /^the CUDA execution provider is not available\. Missing: /);
+    // Each missing piece is named (the provider libraries until `deno task setup --cuda` ran,
+    // then the driver and CUDA's libraries; tests/weights/cuda_setup_test.ts checks both).
+    const gaps = cudaGaps();
+    assert.ok(gaps.length > 0);
+    for (const g of gaps) assert.ok(e.message.includes(`${g.what}: ${g.fix}`), g.what);
     assert.match(e.message, /Use provider "cpu"/);
     return true;
   });
