@@ -35,6 +35,7 @@ import { main as dashboards } from "../../tasks/dashboards.ts";
 import { main as graph } from "../../tasks/graph.ts";
 import { main as trainTranscoder } from "../../tasks/train_transcoder.ts";
 import { main as sweep } from "../../tasks/sweep.ts";
+import { main as trainModel } from "../../tasks/train_model.ts";
 import { startCompareInterp } from "../../tasks/compare_interp.ts";
 import { runCaptured } from "../helpers/captured.ts";
 
@@ -309,8 +310,8 @@ parity(
   },
 );
 
-// `--provider webgpu` through the tasks, on small workloads: each runs to completion and writes
-// what it writes on the CPU (`train-model` takes `--provider` too; its step is checked above).
+// `--provider` through the tasks, on small workloads: each runs to completion and writes what it
+// writes on the CPU.
 Deno.test(`every task runs with --provider ${P}`, async () => {
   if (!gpu) return; // the note above says how to get an adapter
   mark("every task with --provider (run in-process)");
@@ -371,6 +372,20 @@ Deno.test(`every task runs with --provider ${P}`, async () => {
       join(dir, "tc"),
     ]);
     assert.ok(existsSync(join(dir, "tc", "transcoder", "cfg.json")));
+    // Two steps of a one-layer model on a small corpus, then its end of run: validation,
+    // greedy samples (generation on the provider), export.
+    const corpus = join(dir, "corpus");
+    await Deno.mkdir(corpus);
+    for (let i = 0; i < 20; i++) {
+      await Deno.writeTextFile(join(corpus, `doc${i}.txt`), `${prompt}, number ${i}. `.repeat(20));
+    }
+    const lm = await ok("train-model", trainModel, [
+      ...["--corpus", corpus, "--validation", "0.1", "--epochs", "0.02", "--warmup", "0"],
+      ...["--layers", "1", "--d-model", "16", "--heads", "2", "--n-ctx", "16", "--batch", "2"],
+      ...["--out", join(dir, "lm"), "--export", join(dir, "lm-export")],
+    ]);
+    assert.match(lm, /validation loss [\d.]+ nats vs unigram baseline/);
+    assert.ok(existsSync(join(dir, "lm-export", "model.safetensors")));
     await ok("sweep", sweep, [
       "--layer",
       "1",
