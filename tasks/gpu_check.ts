@@ -78,8 +78,11 @@ export function main(args: readonly string[]): Promise<number> {
   return runCommand(GPU_CHECK_COMMAND, args, gpuCheck);
 }
 
-/** Whether a provider starts here: a ReLU compiled and run on it; else why not. */
-async function probe(provider: Provider): Promise<string | null> {
+/**
+ * Whether a provider starts here: compiles and runs a ReLU on it. Returns `null` when it works,
+ * the error that says what is missing when it does not; throws when it computes a wrong result.
+ */
+export async function probeProvider(provider: Provider): Promise<ProviderUnavailableError | null> {
   const g = new Graph();
   g.output("y", g.relu(g.input("x", "float32", [2])));
   try {
@@ -87,9 +90,12 @@ async function probe(provider: Provider): Promise<string | null> {
     const { y } = await c.run({
       x: { dtype: "float32", shape: [2], data: Float32Array.of(-1, 2) },
     });
-    return y.data[0] === 0 && y.data[1] === 2 ? null : `relu(-1, 2) gave ${y.data}`;
+    if (y.data[0] !== 0 || y.data[1] !== 2) {
+      throw new Error(`${provider} computed relu(-1, 2) = ${y.data}`);
+    }
+    return null;
   } catch (e) {
-    if (e instanceof ProviderUnavailableError) return e.message;
+    if (e instanceof ProviderUnavailableError) return e;
     throw e;
   }
 }
@@ -246,8 +252,8 @@ async function gpuCheck(values: Values): Promise<number> {
   );
   const why = new Map<string, string>();
   for (const p of providers) {
-    const reason = await probe(p as Provider);
-    if (reason) why.set(p, reason);
+    const reason = await probeProvider(p as Provider);
+    if (reason) why.set(p, reason.message);
   }
   const usable = providers.filter((p) => !why.has(p));
   const columns = ["cpu", ...providers];

@@ -5,8 +5,7 @@
  * provider an error.
  */
 import assert from "node:assert/strict";
-import { Graph } from "../../lib/graph/builder.ts";
-import { ProviderUnavailableError, Runtime } from "../../lib/graph/session.ts";
+import { probeProvider } from "../../tasks/gpu_check.ts";
 
 /** How to install lavapipe on Debian 12. */
 export const LAVAPIPE_INSTALL =
@@ -50,34 +49,22 @@ const REQUIRE_ENV: Record<GpuProvider, string> = {
  * ```
  */
 export async function gpuAvailable(provider: GpuProvider, what: string): Promise<boolean> {
-  const g = new Graph();
-  g.output("y", g.relu(g.input("x", "float32", [2])));
-  try {
-    const c = await new Runtime({ provider }).compile(g);
-    const { y } = await c.run({
-      x: { dtype: "float32", shape: [2], data: Float32Array.of(-1, 2) },
-    });
-    if (y.data[0] !== 0 || y.data[1] !== 2) {
-      throw new Error(`${provider} computed relu(-1, 2) = ${y.data}`);
-    }
-    return true;
-  } catch (e) {
-    if (!(e instanceof ProviderUnavailableError)) throw e;
-    // The error names what is missing.
-    if (provider === "webgpu") {
-      assert.match(e.message, /WebGPU execution provider found no usable adapter/);
-      assert.match(e.message, /libvulkan\.so\.1/);
-    } else {
-      assert.match(e.message, /CUDA execution provider is not available.*Missing: /);
-    }
-    const why = provider === "webgpu"
-      ? `no WebGPU adapter (${e.message.split(":")[1]?.trim() ?? e.message})`
-      : e.message;
-    const env = REQUIRE_ENV[provider];
-    if (Deno.env.get(env) === "1") {
-      throw new Error(`${env}=1 but ${why}; to get it, ${HOW_TO_GET[provider]}`);
-    }
-    console.error(`note: ${what} did not run: ${why}; to run them, ${HOW_TO_GET[provider]}`);
-    return false;
+  const e = await probeProvider(provider);
+  if (e === null) return true;
+  // The error names what is missing.
+  if (provider === "webgpu") {
+    assert.match(e.message, /WebGPU execution provider found no usable adapter/);
+    assert.match(e.message, /libvulkan\.so\.1/);
+  } else {
+    assert.match(e.message, /CUDA execution provider is not available.*Missing: /);
   }
+  const why = provider === "webgpu"
+    ? `no WebGPU adapter (${e.message.split(":")[1]?.trim() ?? e.message})`
+    : e.message;
+  const env = REQUIRE_ENV[provider];
+  if (Deno.env.get(env) === "1") {
+    throw new Error(`${env}=1 but ${why}; to get it, ${HOW_TO_GET[provider]}`);
+  }
+  console.error(`note: ${what} did not run: ${why}; to run them, ${HOW_TO_GET[provider]}`);
+  return false;
 }
