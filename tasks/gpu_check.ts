@@ -46,7 +46,9 @@ export const GPU_CHECK_COMMAND = {
       type: "string",
       default: GPU_PROVIDERS.join(","),
       arg: "list",
-      help: `GPU providers to check, comma-separated (${GPU_PROVIDERS.join(", ")})`,
+      help: `GPU providers to check, comma-separated (${
+        GPU_PROVIDERS.join(", ")
+      }; "" times the CPU only)`,
     },
     shape: {
       type: "string",
@@ -238,7 +240,7 @@ async function time(
 }
 
 async function gpuCheck(values: Values): Promise<number> {
-  const providers = values.providers.split(",").map((p) => p.trim());
+  const providers = values.providers.split(",").map((p) => p.trim()).filter((p) => p !== "");
   for (const p of providers) {
     if (!(GPU_PROVIDERS as readonly string[]).includes(p)) {
       throw new UsageError(
