@@ -59,6 +59,13 @@ export const GPU_CHECK_COMMAND = {
         "for a software device)",
     },
     repeats: { type: "integer", default: 3, min: 1, max: 100, help: "timed runs after a warm-up" },
+    batch: {
+      type: "integer",
+      default: 8,
+      min: 1,
+      max: 64,
+      help: "sequences of 128 tokens in the timed forward pass",
+    },
     parity: {
       type: "string",
       default: "all",
@@ -171,13 +178,13 @@ async function parity(provider: string, filter: string): Promise<string> {
 }
 
 /** The workloads, for one shape. */
-function workloads(shape: string) {
+function workloads(shape: string, batch: number) {
   const cfg = shape === "tiny"
     ? gpt2Config({ n_layers: 4, d_model: 96, n_heads: 4, d_vocab: 50257, n_ctx: 128 })
     : GPT2_SMALL;
   const dSae = shape === "tiny" ? 2048 : 24576;
   const rows = Array.from(
-    { length: 8 },
+    { length: batch },
     (_, i) => Array.from({ length: 128 }, (_, j) => (i * 7919 + j * 104729) % cfg.d_vocab),
   );
   const encodeRows = 4096;
@@ -194,8 +201,8 @@ function workloads(shape: string) {
 }
 
 /** Random weights in the shape, on one provider; transcoders tuned to ~16 active per token. */
-function build(shape: string, provider: Provider) {
-  const w = workloads(shape);
+function build(shape: string, batch: number, provider: Provider) {
+  const w = workloads(shape, batch);
   const model = modelFromStateDict(w.cfg, randomStateDict(w.cfg, 0), { provider });
   const transcoders = Array.from({ length: w.cfg.n_layers }, (_, l) => {
     const dims = { d_in: w.cfg.d_model, d_sae: w.dSae, d_out: w.cfg.d_model };
@@ -275,11 +282,11 @@ async function gpuCheck(values: Values): Promise<number> {
 
   const times = new Map<string, Timings>();
   for (const p of ["cpu", ...usable]) {
-    const w = build(values.shape, p as Provider);
+    const w = build(values.shape, values.batch, p as Provider);
     times.set(p, await time(w.model, w.transcoders, w, values.repeats));
     console.error(`timed ${p}`);
   }
-  const w = workloads(values.shape);
+  const w = workloads(values.shape, values.batch);
   const tokens = w.rows.length * w.rows[0].length;
   const base = times.get("cpu")!;
   const withRatio = (p: string, value: number, unit: string, baseValue: number, digits = 3) =>

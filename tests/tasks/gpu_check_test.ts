@@ -13,7 +13,19 @@ const TASK = fileURLToPath(new URL("../../tasks/gpu_check.ts", import.meta.url))
 
 Deno.test("gpu-check prints one table: parity and timings per provider, and why a provider is unavailable", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TASK, "--shape", "tiny", "--repeats", "1", "--parity", "weights stay"],
+    args: [
+      "run",
+      "-A",
+      TASK,
+      "--shape",
+      "tiny",
+      "--repeats",
+      "1",
+      "--batch",
+      "1",
+      "--parity",
+      "weights stay",
+    ],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -32,7 +44,7 @@ Deno.test("gpu-check prints one table: parity and timings per provider, and why 
   const parity = row("parity family against cpu")[1];
   if (webgpu) assert.match(parity, /^1 passed, 0 failed \(/);
   else assert.equal(parity, "unavailable");
-  const forward = row("forward to the mean loss, 8 x 128 tokens");
+  const forward = row("forward to the mean loss, 1 x 128 tokens");
   assert.match(forward[0], /^[\d,.]+ tok\/s$/);
   if (webgpu) assert.match(forward[1], /^[\d,.]+ tok\/s \([\d.]+x cpu\)$/);
   assert.match(row("transcoder encode, 2048 features, 4096 rows")[0], /rows\/s$/);
