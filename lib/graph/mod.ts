@@ -9,7 +9,9 @@
  * - Hook points: `HookPoints` (values a request may read, replace or add to; `PatchMode`,
  *   `PatchSpec`).
  * - Running: `Runtime` (`RuntimeOptions`; execution providers `Provider`, `PROVIDERS`;
- *   `ProviderUnavailableError`) compiles a graph into a `CompiledGraph`.
+ *   `ProviderUnavailableError`) compiles a graph into a `CompiledGraph`; on WebGPU it keeps the
+ *   weights on the device, and `runtime.traffic` (`Traffic`) counts what was uploaded and what
+ *   was read from host memory. `ONNXRUNTIME_VERSION` is the onnxruntime-node it runs on.
  * - Serialisation: `toOnnx` (ONNX `ModelProto` bytes, opset `OPSET`).
  *
  * @example
@@ -34,8 +36,10 @@ export type { AttrValue, ElemType, Node, Value } from "./ir.ts";
 export { type ConstantData, Graph, GraphBuildError } from "./builder.ts";
 export { DIFFERENTIABLE_OPS, gradients } from "./autodiff.ts";
 export { HookPoints, type PatchMode, type PatchSpec } from "./hooks.ts";
+export type { Traffic } from "./_device_weights.ts";
 export {
   CompiledGraph,
+  ONNXRUNTIME_VERSION,
   type Provider,
   PROVIDERS,
   ProviderUnavailableError,
