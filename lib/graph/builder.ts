@@ -420,6 +420,59 @@ export class Graph {
     return this.#reduce("ReduceLogSumExp", x, axes, keepdims);
   }
 
+  /**
+   * onnxruntime's `com.microsoft.MultiHeadAttention` without masks: per head,
+   * `softmax(scale q k^T) v` of `q` `[b, s, h*e]`, `k` `[b, t, h*e]` and `v` `[b, t, h*f]`, giving
+   * `[b, s, h*f]`. On the CPU provider, onnxruntime runs it as a flash attention (MLAS): the
+   * scores are computed a block of keys at a time and never materialised, which makes it a
+   * streaming softmax-weighted sum over any long axis (a vocabulary, say). A contrib operator:
+   * other providers may lack it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Graph } from "./builder.ts";
+   * import { Runtime } from "./session.ts";
+   * const g = new Graph();
+   * const q = g.input("q", "float32", [1, 1, 2]), k = g.input("k", "float32", [1, 3, 2]);
+   * const v = g.input("v", "float32", [1, 3, 1]);
+   * g.output("o", g.multiHeadAttention(q, k, v, { numHeads: 1, scale: 1 })); // [1, 1, 1]
+   * const f32 = (shape: number[], xs: number[]) => ({ dtype: "float32" as const, shape, data: new Float32Array(xs) });
+   * const out = await (await new Runtime().compile(g)).run({
+   *   q: f32([1, 1, 2], [1, 0]), k: f32([1, 3, 2], [0, 0, 1, 0, 2, 0]), v: f32([1, 3, 1], [1, 0, 0]),
+   * });
+   * // the weight of key 0, whose score is 0 against 1 and 2:
+   * assert.ok(Math.abs((out.o.data as Float32Array)[0] - 1 / (1 + Math.E + Math.E ** 2)) < 1e-6);
+   * ```
+   */
+  multiHeadAttention(
+    q: Value,
+    k: Value,
+    v: Value,
+    { numHeads, scale }: { numHeads: number; scale: number },
+  ): Value {
+    const [b, s, hq] = q.shape, [bk, t, hk] = k.shape, [bv, tv, hv] = v.shape;
+    if (
+      q.shape.length !== 3 || k.shape.length !== 3 || v.shape.length !== 3 || bk !== b ||
+      bv !== b || tv !== t || hk !== hq || hq % numHeads !== 0 || hv % numHeads !== 0
+    ) {
+      throw new GraphBuildError(
+        `MultiHeadAttention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${
+          shapeStr(v.shape)
+        } are not [b, s, h*e], [b, t, h*e], [b, t, h*f] for ${numHeads} heads`,
+      );
+    }
+    const out = this.newValue(q.dtype, [b, s, hv]);
+    this.nodes.push({
+      op: "MultiHeadAttention",
+      domain: "com.microsoft",
+      inputs: [q, k, v],
+      outputs: [out],
+      attrs: { num_heads: numHeads, scale },
+    });
+    return out;
+  }
+
   // ---- indexing ---------------------------------------------------------------------------
 
   /** Gathers slices of `data` along `axis` at integer `indices` (like `data[indices]`). */

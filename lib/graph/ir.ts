@@ -23,9 +23,13 @@ export interface Value {
 /** Attribute values a node may carry (static; tensors such as axes are emitted as constants). */
 export type AttrValue = number | string | readonly number[] | boolean;
 
-/** One operator application. `op` is the ONNX operator type in the default domain. */
+/**
+ * One operator application. `op` is the ONNX operator type, in the default domain unless `domain`
+ * names another (`com.microsoft` for onnxruntime's contrib operators).
+ */
 export interface Node {
   readonly op: string;
+  readonly domain?: string;
   readonly inputs: readonly Value[];
   readonly outputs: readonly Value[];
   readonly attrs: Readonly<Record<string, AttrValue>>;

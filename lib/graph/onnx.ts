@@ -70,6 +70,9 @@ function tensorProto(name: string, c: ConstantData) {
   return { name, dataType: elemTypeCode[c.dtype], dims: [...c.shape], rawData: bytes.slice() };
 }
 
+/** Attributes that ONNX types as floats, even when their value is a whole number. */
+const floatAttrs = new Set(["alpha", "beta", "scale"]);
+
 function attributeProto(name: string, v: AttrValue) {
   if (typeof v === "string") {
     return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
@@ -78,7 +81,7 @@ function attributeProto(name: string, v: AttrValue) {
     return { name, type: onnx.AttributeProto.AttributeType.INT, i: v ? 1 : 0 };
   }
   if (typeof v === "number") {
-    return Number.isInteger(v) && name !== "alpha" && name !== "beta"
+    return Number.isInteger(v) && !floatAttrs.has(name)
       ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v }
       : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v };
   }
@@ -148,6 +151,7 @@ export function toOnnx(
 
   type NodeProto = {
     opType: string;
+    domain?: string;
     input: string[];
     output: string[];
     attribute: ReturnType<typeof attributeProto>[];
@@ -198,6 +202,7 @@ export function toOnnx(
     if (n.op === "Cast") attrs.to = elemTypeCode[attrs.to as ElemType];
     return [{
       opType: n.op === "StopGradient" ? "Identity" : n.op,
+      ...(n.domain ? { domain: n.domain } : {}),
       input: inputs,
       output: n.outputs.map(nameOf),
       attribute: Object.entries(attrs).map(([k, v]) => attributeProto(k, v)),
@@ -211,7 +216,14 @@ export function toOnnx(
   const model = onnx.ModelProto.create({
     irVersion: 9,
     producerName: "transcoder-circuits",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [
+      { domain: "", version: OPSET },
+      // onnxruntime's contrib operators (MultiHeadAttention), version 1 of their domain.
+      ...[...new Set(live.flatMap((n) => n.domain ? [n.domain] : []))].map((domain) => ({
+        domain,
+        version: 1,
+      })),
+    ],
     graph: {
       name: graphName,
       node: nodes,
