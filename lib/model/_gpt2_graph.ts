@@ -105,6 +105,21 @@ export interface Gpt2GraphOptions {
   stopAtLayer?: number;
   /** Per-layer MLP replacements. */
   mlpReplacements?: ReadonlyMap<number, MlpReplacement>;
+  /**
+   * Start at this layer's MLP from another pass's values instead of from the embedding: a pass
+   * that differs from that one only from this MLP on shares everything before it (its hooks
+   * before the MLP are not declared again).
+   */
+  resumeAt?: ResumePoint;
+}
+
+/** Another pass's values at the input of layer `layer`'s MLP. */
+export interface ResumePoint {
+  layer: number;
+  /** `blocks.{layer}.hook_resid_mid` `[b, p, d]`. */
+  residMid: Value;
+  /** `blocks.{layer}.ln2.hook_normalized` `[b, p, d]`, the MLP's input. */
+  mlpIn: Value;
 }
 
 /**
@@ -185,7 +200,18 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
   const x1 = layerNorm(g, resid, cfg, w, h, name("ln1"));
   const attnOut = h.hook(name("hook_attn_out"), attention(g, x1, cfg, w, h, l));
   resid = h.hook(name("hook_resid_mid"), g.add(resid, attnOut));
-  const x2 = layerNorm(g, resid, cfg, w, h, name("ln2"));
+  return mlpHalf(g, {
+    layer: l,
+    residMid: resid,
+    mlpIn: layerNorm(g, resid, cfg, w, h, name("ln2")),
+  }, o);
+}
+
+/** The second half of a block from its MLP input: the MLP (or its replacement) and the residual. */
+function mlpHalf(g: Graph, at: ResumePoint, o: Gpt2GraphOptions): Value {
+  const { hooks: h, weights: w } = o;
+  const l = at.layer, x2 = at.mlpIn, resid = at.residMid;
+  const name = (s: string) => `blocks.${l}.${s}`;
   const replacement = o.mlpReplacements?.get(l);
   const mlpOut = replacement === "zero"
     ? g.expand(g.scalar(0), x2.shape) // zero ablation: [b, p, d] of zeros
@@ -194,6 +220,16 @@ function block(g: Graph, resid: Value, cfg: GPT2Config, o: Gpt2GraphOptions, l: 
     : mlp(g, x2, w, h, l);
   const out = h.hook(name("hook_mlp_out"), mlpOut);
   return h.hook(name("hook_resid_post"), g.add(resid, out));
+}
+
+/** Token plus position embeddings `[b, p, d]`, with hooks embed and pos_embed. */
+function embedding(g: Graph, cfg: GPT2Config, o: Gpt2GraphOptions): Value {
+  const { hooks: h, weights: w, tokens } = o;
+  const [b, p] = tokens.shape;
+  const embed = h.hook("hook_embed", g.gather(w.get("embed.W_E"), tokens, 0)); // [b, p, d]
+  const posRows = g.slice(w.get("pos_embed.W_pos"), [0], [p], [0]); // [p, d]
+  const posEmbed = h.hook("hook_pos_embed", g.expand(posRows, [b, p, cfg.d_model]));
+  return g.add(embed, posEmbed);
 }
 
 /**
@@ -242,14 +278,13 @@ export function gpt2Forward(
   cfg: GPT2Config,
   o: Gpt2GraphOptions,
 ): { resid: Value; logits?: () => Value; final?: Value } {
-  const { hooks: h, weights: w, tokens } = o;
-  const [b, p] = tokens.shape;
-  const embed = h.hook("hook_embed", g.gather(w.get("embed.W_E"), tokens, 0)); // [b, p, d]
-  const posRows = g.slice(w.get("pos_embed.W_pos"), [0], [p], [0]); // [p, d]
-  const posEmbed = h.hook("hook_pos_embed", g.expand(posRows, [b, p, cfg.d_model]));
-  let resid = g.add(embed, posEmbed);
+  const { hooks: h, weights: w, resumeAt } = o;
   const stop = o.stopAtLayer ?? cfg.n_layers;
-  for (let l = 0; l < stop; l++) resid = block(g, resid, cfg, o, l);
+  if (resumeAt && resumeAt.layer >= stop) {
+    throw new RangeError(`resumeAt layer ${resumeAt.layer} is not below ${stop}`);
+  }
+  let resid = resumeAt ? mlpHalf(g, resumeAt, o) : embedding(g, cfg, o);
+  for (let l = resumeAt ? resumeAt.layer + 1 : 0; l < stop; l++) resid = block(g, resid, cfg, o, l);
   if (stop < cfg.n_layers) return { resid };
   const final = layerNorm(g, resid, cfg, w, h, "ln_final");
   return {

@@ -85,7 +85,8 @@ export interface GraphExtension {
   build(
     g: Graph,
     ctx: {
-      hook(name: string): Value;
+      /** A hook's value in the primary pass, or in compared pass `comparison` (`compareWith`). */
+      hook(name: string, comparison?: number): Value;
       input(name: string, dtype: ElemType, shape: readonly number[]): Value;
     },
   ): void;
@@ -115,8 +116,10 @@ export interface ForwardRequest {
    * Also run the model with these MLP replacements (instead of `mlpReplacements`) in the same
    * graph, and return its mean loss and the mean KL divergence from this pass's next-token
    * distribution to its own (`compareLoss`, `kl`); a list runs one compared pass per entry
-   * (`comparisons`). Each compared pass costs its own forward pass and one unembedding with a
-   * streaming log-sum-exp (see _next_token_stats.ts): no logits or log-softmax are materialised.
+   * (`comparisons`). A compared pass starts from this pass's values at the first MLP that
+   * either replaces (unless this pass has patches) and costs the rest of its forward pass and one
+   * unembedding with a streaming log-sum-exp (see _next_token_stats.ts): no logits or
+   * log-softmax are materialised.
    */
   compareWith?: MlpReplacements | readonly MlpReplacements[];
   /** Extra computations on hook values (see `GraphExtension`). */
@@ -617,6 +620,7 @@ export class HookedModel {
       return built;
     };
     const built = buildReplacements(replacements, -1);
+    const compareHooks = comparisons.map(() => new HookPoints(g));
     const fwd = gpt2Forward(g, this.cfg, {
       tokens,
       hooks,
@@ -636,11 +640,19 @@ export class HookedModel {
       }
       const q = comparisons.length > 0 ? expectedUnembedding(g, primary, u) : undefined;
       comparisons.forEach((set, k) => {
+        // The layers before the first MLP that either pass replaces are the same clean model in
+        // both (unless patches change the primary pass): start from the primary pass's values.
+        const at = patches.size ? undefined : sharedPrefixLayer(this.cfg, replacements, set);
         const other = gpt2Forward(g, this.cfg, {
           tokens,
-          hooks: new HookPoints(g),
+          hooks: compareHooks[k],
           weights,
           mlpReplacements: buildReplacements(set, k),
+          resumeAt: at === undefined ? undefined : {
+            layer: at,
+            residMid: hooks.values.get(`blocks.${at}.hook_resid_mid`)!,
+            mlpIn: hooks.values.get(`blocks.${at}.ln2.hook_normalized`)!,
+          },
         });
         const stats = passStats(g, other.final!, u);
         g.output(compareLoss(k), g.reduceMean(nextTokenLosses(g, stats, u, tokens)));
@@ -667,8 +679,16 @@ export class HookedModel {
     if (extension) {
       const declared = new Set(g.outputs.map((o) => o.name));
       extension.build(g, {
-        hook(name) {
-          const v = hooks.values.get(name);
+        hook(name, comparison) {
+          if (comparison !== undefined && !compareHooks[comparison]) {
+            throw new RangeError(
+              `extension "${extension.key}": no compared pass ${comparison} (${compareHooks.length} compared)`,
+            );
+          }
+          // A compared pass's hooks before its shared prefix are the primary pass's.
+          const v =
+            (comparison === undefined ? undefined : compareHooks[comparison].values.get(name)) ??
+              hooks.values.get(name);
           if (!v) {
             throw new RangeError(
               `extension "${extension.key}": hook "${name}" is not computed here`,
@@ -698,6 +718,30 @@ export class HookedModel {
   get compiledGraphCount(): number {
     return this.#compiled.size;
   }
+}
+
+/**
+ * The layer at whose MLP a compared pass (replacements `other`) departs from an unpatched primary
+ * pass (replacements `primary`): the first layer that either replaces (the last layer when
+ * neither replaces any). Both passes compute the same values before that MLP.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpt2Config } from "./config.ts";
+ * import { sharedPrefixLayer } from "./hooked_model.ts";
+ * const cfg = gpt2Config({ n_layers: 4, d_model: 8, n_heads: 2, d_vocab: 10, n_ctx: 4 });
+ * sharedPrefixLayer(cfg, new Map(), new Map([[2, "zero"], [3, "zero"]])); // 2
+ * assert.equal(sharedPrefixLayer(cfg, new Map([[1, "zero"]]), new Map([[2, "zero"]])), 1);
+ * assert.equal(sharedPrefixLayer(cfg, new Map(), new Map()), 3);
+ * ```
+ */
+export function sharedPrefixLayer(
+  cfg: GPT2Config,
+  primary: MlpReplacements,
+  other: MlpReplacements,
+): number {
+  return Math.min(cfg.n_layers - 1, ...primary.keys(), ...other.keys());
 }
 
 /** Patches by hook name as `{ mode, value }`, checked. */
