@@ -13,6 +13,10 @@
  *   cancel: `KL = (x_c - x) . q_c - lse_c + lse`. So `q_c` is computed once (one more pass over
  *   the reference's chunks) and every compared pass costs only its log-sum-exp and a dot product.
  *
+ * `referencePass` and `comparedPass` put these together; a forward pass with compared passes
+ * on the CPU provider takes the same statistics from one flash attention per pass instead
+ * (_vocabulary_attention.ts).
+ *
  * @module
  */
 import type { Graph } from "../graph/builder.ts";
@@ -20,7 +24,8 @@ import type { Value } from "../graph/ir.ts";
 
 /**
  * Vocabulary columns per chunk: a `[tokens, chunk]` block of logits at a time. Measured on the
- * tiny model's eval (2 cores): 2048 gave 556 tok/s, 8192 435, 16384 396, the whole vocabulary 403.
+ * tiny model's eval (2 cores, before it ran on flash attention): 2048 gave 556 tok/s, 8192 435,
+ * 16384 396, the whole vocabulary 403.
  */
 export const VOCAB_CHUNK = 2048;
 
@@ -59,10 +64,14 @@ export function unembeddingChunks(
   return { W_U, b_U, chunks };
 }
 
-/** The statistics of one pass: `x` `[b, p, d]` and its per-position log-sum-exp `[b, p]`. */
-export interface PassStats {
+/** A pass's final residual `x` `[b, p, d]` and its per-position log-sum-exp `[b, p]`. */
+export interface PassLse {
   x: Value;
   lse: Value;
+}
+
+/** The statistics of a reference pass: its log-sum-exp and its chunks. */
+export interface PassStats extends PassLse {
   /**
    * Per chunk: its log-softmax `[b*p, c]` and log-sum-exp `[b*p, 1]` (kept for a reference pass,
    * whose `expectedUnembedding` reads them).
@@ -96,16 +105,27 @@ export interface PassStats {
 export function passStats(g: Graph, x: Value, u: Unembedding): PassStats {
   const [b, p, d] = x.shape, n = b * p;
   const x2 = g.reshape(x, [n, d]);
-  const first = (v: Value) => g.slice(v, [0, 0], [n, 1], [0, 1]); // [n, 1]
-  const chunks = u.chunks.map((c) => {
-    const logits = g.gemm(x2, c.W, { c: c.b }); // [n, c], the bias added inside the kernel
-    const logSoftmax = g.logSoftmax(logits, 1);
-    return { logSoftmax, lse: g.sub(first(logits), first(logSoftmax)) };
-  });
+  const chunks = u.chunks.map((c) => chunkLogSoftmax(g, x2, c));
   const lse = chunks.length === 1
     ? chunks[0].lse
     : g.reduceLogSumExp(g.concat(chunks.map((c) => c.lse), 1), [1], true);
   return { x, lse: g.reshape(lse, [b, p]), chunks };
+}
+
+/**
+ * One vocabulary chunk of the rows `x` `[n, d]`: its log-softmax `[n, c]` and log-sum-exp
+ * `[n, 1]`, read off the first column (`lse = logit_0 - logSoftmax_0`).
+ */
+export function chunkLogSoftmax(
+  g: Graph,
+  x: Value,
+  chunk: { W: Value; b: Value },
+): { logSoftmax: Value; lse: Value } {
+  const n = x.shape[0];
+  const first = (v: Value) => g.slice(v, [0, 0], [n, 1], [0, 1]); // [n, 1]
+  const logits = g.gemm(x, chunk.W, { c: chunk.b }); // [n, c], the bias added inside the kernel
+  const logSoftmax = g.logSoftmax(logits, 1);
+  return { logSoftmax, lse: g.sub(first(logits), first(logSoftmax)) };
 }
 
 /**
@@ -148,21 +168,80 @@ export function expectedUnembedding(g: Graph, s: PassStats, u: Unembedding): Val
  * assert.ok(Math.abs((out.loss.data as Float32Array)[0] - Math.log(4)) < 1e-6);
  * ```
  */
-export function nextTokenLosses(g: Graph, s: PassStats, u: Unembedding, tokens: Value): Value {
-  const [b, p, d] = s.x.shape;
+export function nextTokenLosses(
+  g: Graph,
+  s: PassLse,
+  u: Unembedding,
+  tokens: Value,
+  targets: Value = targetLogits(g, s.x, u, tokens),
+): Value {
+  const p = s.x.shape[1];
+  return g.sub(g.slice(s.lse, [0], [p - 1], [1]), targets);
+}
+
+/** The logit of each next token `[b, p-1]` of a pass: at position `i`, of `tokens[:, i+1]`. */
+export function targetLogits(g: Graph, x: Value, u: Unembedding, tokens: Value): Value {
+  const [b, p, d] = x.shape;
   const targets = g.reshape(g.slice(tokens, [1], [p], [1]), [b * (p - 1)]);
-  const rows = g.reshape(g.slice(s.x, [0], [p - 1], [1]), [b * (p - 1), d]);
+  const rows = g.reshape(g.slice(x, [0], [p - 1], [1]), [b * (p - 1), d]);
   const wT = g.transpose(g.gather(u.W_U, targets, 1), [1, 0]); // [n, d]: W_U[:, t] per row
   const target = g.add(g.reduceSum(g.mul(rows, wT), [1]), g.gather(u.b_U, targets, 0)); // [n]
-  const lse = g.reshape(g.slice(s.lse, [0], [p - 1], [1]), [b * (p - 1)]);
-  return g.reshape(g.sub(lse, target), [b, p - 1]);
+  return g.reshape(target, [b, p - 1]);
 }
 
 /**
  * `KL(reference || pass)` of the next-token distributions at every position, `[b, p]`, from the
  * reference's statistics and expected unembedding `q` (`expectedUnembedding`).
  */
-export function klFrom(g: Graph, ref: PassStats, q: Value, s: PassStats): Value {
+export function klFrom(g: Graph, ref: PassLse, q: Value, s: PassLse): Value {
   const dot = g.reduceSum(g.mul(g.sub(ref.x, s.x), q), [2]); // [b, p]
   return g.add(g.sub(dot, ref.lse), s.lse);
+}
+
+/**
+ * What a reference pass gives its compared passes: its final residual `x` `[b, p, d]`, its
+ * log-sum-exp `lse` `[b, p]`, its next-token losses `[b, p-1]` and, when asked for, its expected
+ * unembedding `q` `[b, p, d]`.
+ */
+export interface ReferencePass extends PassLse {
+  losses: Value;
+  q?: Value;
+}
+
+/** A compared pass's next-token losses `[b, p-1]` and `KL(reference || pass)` `[b, p]`. */
+export interface ComparedPass {
+  losses: Value;
+  kl: Value;
+}
+
+/**
+ * A reference pass from the vocabulary chunks, with its expected unembedding when `expected`
+ * (one more product per chunk).
+ */
+export function referencePass(
+  g: Graph,
+  x: Value,
+  u: Unembedding,
+  tokens: Value,
+  { expected = false }: { expected?: boolean } = {},
+): ReferencePass {
+  const stats = passStats(g, x, u);
+  return {
+    x,
+    lse: stats.lse,
+    losses: nextTokenLosses(g, stats, u, tokens),
+    ...(expected ? { q: expectedUnembedding(g, stats, u) } : {}),
+  };
+}
+
+/** A pass compared with `ref` (which has its `q`), from its final residual `x` `[b, p, d]`. */
+export function comparedPass(
+  g: Graph,
+  ref: ReferencePass,
+  x: Value,
+  u: Unembedding,
+  tokens: Value,
+): ComparedPass {
+  const stats = passStats(g, x, u);
+  return { losses: nextTokenLosses(g, stats, u, tokens), kl: klFrom(g, ref, ref.q!, stats) };
 }

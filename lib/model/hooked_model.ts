@@ -25,13 +25,12 @@ import { ActivationCache } from "./activation_cache.ts";
 import type { GPT2Config } from "./config.ts";
 import { gpt2Forward, type MlpReplacement, WeightInputs } from "./_gpt2_graph.ts";
 import { checkHookName, hookLayer, hookNames, UnknownHookError } from "./hook_names.ts";
+import { comparedPass, referencePass, unembeddingChunks } from "./_next_token_stats.ts";
 import {
-  expectedUnembedding,
-  klFrom,
-  nextTokenLosses,
-  passStats,
-  unembeddingChunks,
-} from "./_next_token_stats.ts";
+  fusedComparedPass,
+  fusedReferencePass,
+  vocabularyAttention,
+} from "./_vocabulary_attention.ts";
 import { type TokenBatch, type TokensLike, toTokenBatch } from "./tokens.ts";
 import { expectedShapes, type Processing, type StateDict, validateStateDict } from "./weights.ts";
 
@@ -118,8 +117,9 @@ export interface ForwardRequest {
    * distribution to its own (`compareLoss`, `kl`); a list runs one compared pass per entry
    * (`comparisons`). A compared pass starts from this pass's values at the first MLP that
    * either replaces (unless this pass has patches) and costs the rest of its forward pass and one
-   * unembedding with a streaming log-sum-exp (see _next_token_stats.ts): no logits or
-   * log-softmax are materialised.
+   * streaming pass over the vocabulary (on the CPU one flash attention, _vocabulary_attention.ts;
+   * elsewhere chunked log-sum-exps, _next_token_stats.ts): no logits or log-softmax are
+   * materialised.
    */
   compareWith?: MlpReplacements | readonly MlpReplacements[];
   /** Extra computations on hook values (see `GraphExtension`). */
@@ -629,21 +629,24 @@ export class HookedModel {
       mlpReplacements: built,
     });
     if (loss !== "none" || comparisons.length > 0) {
-      // Losses and KLs from vocabulary-chunked log-sum-exps (_next_token_stats.ts); each compared
-      // pass is a further forward pass in the same graph with its own MLP replacements.
+      // Losses and KLs without logits (_next_token_stats.ts); each compared pass is a further
+      // forward pass in the same graph with its own MLP replacements. On the CPU, comparisons
+      // take one flash attention per pass over the vocabulary (_vocabulary_attention.ts).
       const u = unembeddingChunks(g, weights.get("unembed.W_U"), weights.get("unembed.b_U"));
-      const primary = passStats(g, fwd.final!, u);
-      if (loss !== "none") {
-        const perToken = nextTokenLosses(g, primary, u, tokens);
-        if (loss === "mean") g.output(GRAPH_LOSS, g.reduceMean(perToken));
-        else g.output(GRAPH_LOSS_TOKENS, perToken);
-      }
-      const q = comparisons.length > 0 ? expectedUnembedding(g, primary, u) : undefined;
+      const attention = comparisons.length > 0 && this.runtime.provider === "cpu"
+        ? vocabularyAttention(g, u)
+        : undefined;
+      const expected = comparisons.length > 0;
+      const primary = attention
+        ? fusedReferencePass(g, fwd.final!, u, tokens, attention, { expected })
+        : referencePass(g, fwd.final!, u, tokens, { expected });
+      if (loss === "mean") g.output(GRAPH_LOSS, g.reduceMean(primary.losses));
+      if (loss === "perToken") g.output(GRAPH_LOSS_TOKENS, primary.losses);
       comparisons.forEach((set, k) => {
         // The layers before the first MLP that either pass replaces are the same clean model in
         // both (unless patches change the primary pass): start from the primary pass's values.
         const at = patches.size ? undefined : sharedPrefixLayer(this.cfg, replacements, set);
-        const other = gpt2Forward(g, this.cfg, {
+        const x = gpt2Forward(g, this.cfg, {
           tokens,
           hooks: compareHooks[k],
           weights,
@@ -653,10 +656,12 @@ export class HookedModel {
             residMid: hooks.values.get(`blocks.${at}.hook_resid_mid`)!,
             mlpIn: hooks.values.get(`blocks.${at}.ln2.hook_normalized`)!,
           },
-        });
-        const stats = passStats(g, other.final!, u);
-        g.output(compareLoss(k), g.reduceMean(nextTokenLosses(g, stats, u, tokens)));
-        g.output(compareKl(k), g.reduceMean(klFrom(g, primary, q!, stats)));
+        }).final!;
+        const { losses, kl } = attention
+          ? fusedComparedPass(g, primary, x, u, tokens, attention)
+          : comparedPass(g, primary, x, u, tokens);
+        g.output(compareLoss(k), g.reduceMean(losses));
+        g.output(compareKl(k), g.reduceMean(kl));
       });
     }
     if (logits === "last" || logits === "at") {
