@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { Value } from "../graph/ir.ts";
 import type { GraphExtension, HookedModel, MlpReplacements } from "../model/hooked_model.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { streamRows } from "../train/_row_stream.ts";
@@ -31,8 +32,18 @@ import {
  * against the MLP output `y`, its firing count per feature `[d_sae]` (their sum is its L0 count),
  * the summed squared error, and `sum y`, `sum y^2` per dimension `[d]` (the variance and
  * `||y||^2`).
+ *
+ * The compared pass `alone(k)` replaces transcoder `k`'s layer alone and starts from the clean
+ * pass's values at that MLP, so it has already run the dictionary on the clean input: its
+ * activations are read from that pass, and so is its output where the dictionary's output is the
+ * MLP's (a transcoder, an SAE on the MLP's output); an SAE on the MLP's input, whose output feeds
+ * the MLP, is decoded here, and a transcoder that reads another hook than the MLP's input is run
+ * here.
  */
-function reconstructionStats(transcoders: readonly Transcoder[]): GraphExtension {
+function reconstructionStats(
+  transcoders: readonly Transcoder[],
+  alone: (k: number) => number,
+): GraphExtension {
   const params = ["W_enc", "b_enc", "W_dec", "b_dec", "b_dec_out"] as const;
   const feeds: Record<string, Tensor> = {};
   for (const tc of transcoders) {
@@ -45,12 +56,24 @@ function reconstructionStats(transcoders: readonly Transcoder[]): GraphExtension
     }`,
     feeds,
     build(g, { hook, input }) {
-      for (const tc of transcoders) {
+      for (const [k, tc] of transcoders.entries()) {
         const l = tc.layer, shapes = transcoderShapes(tc.cfg);
-        const p = {} as Record<TranscoderParam, ReturnType<typeof input>>;
-        for (const n of params) p[n] = input(`tc${l}.${n}`, "float32", shapes[n]);
-        const x = hook(tc.cfg.hook_name), y = hook(tc.cfg.out_hook_name);
-        const { z, yHat } = transcoderForward(g, x, p); // [b, p, d_sae], [b, p, d]
+        const param = (n: TranscoderParam) => input(`tc${l}.${n}`, "float32", shapes[n]);
+        const mlpIn = `blocks.${l}.ln2.hook_normalized`, y = hook(tc.cfg.out_hook_name);
+        let z, yHat; // [b, p, d_sae], [b, p, d]
+        if (tc.kind === "transcoder" && tc.cfg.hook_name !== mlpIn) {
+          const p = Object.fromEntries(params.map((n) => [n, param(n)]));
+          ({ z, yHat } = transcoderForward(
+            g,
+            hook(tc.cfg.hook_name),
+            p as Record<TranscoderParam, Value>,
+          ));
+        } else {
+          z = hook(tc.asReplacement().hookNames(l)[0], alone(k));
+          yHat = tc.kind === "sae" && tc.cfg.hook_name === mlpIn
+            ? g.add(g.matmul(z, param("W_dec")), param("b_dec_out"))
+            : hook(`blocks.${l}.hook_mlp_out`, alone(k));
+        }
         const e = g.sub(y, yHat);
         g.output(
           `eval:${l}:fires`,
@@ -180,7 +203,7 @@ export async function evaluateTranscoders(
       new Map([[l, "zero" as const]]),
     ]),
   ];
-  const extension = reconstructionStats(transcoders);
+  const extension = reconstructionStats(transcoders, (k) => 2 + 2 * k);
   await streamRows(rows, { batchSize, label: "eval", quiet }, async ({ rows: tok, start, end }) => {
     const b = end - start;
     const clean = await model.forward(tok, { loss: "mean", compareWith, extension });
