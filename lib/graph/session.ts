@@ -277,9 +277,9 @@ export class Runtime {
     graph: Graph,
     { memArena = this.memArena }: { memArena?: boolean } = {},
   ): Promise<CompiledGraph> {
-    if (this.provider === "cuda") {
+    if (this.provider === "cuda" && Deno.build.os === "linux") {
       // What is missing is found with the system's loader before onnxruntime tries (and logs
-      // its own, longer account of the first missing library).
+      // its own, longer account of the first missing library). The probe knows Linux's names.
       const gaps = cudaGaps();
       if (gaps.length > 0) throw new ProviderUnavailableError(cudaHint(undefined, gaps));
     }
