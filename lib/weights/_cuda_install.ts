@@ -142,6 +142,7 @@ async function extract(tgz: string, dir: string, pkg: CudaPackage): Promise<void
   const wanted = new Map(pkg.files.map((f) => [f.entry, f]));
   const done = new Set<string>();
   const file = await Deno.open(tgz);
+  let unfinished: { out: Deno.FsFile; part: string } | undefined; // removed if the read fails
   try {
     await readTar(gunzip(file.readable), (entry) => {
       const f = wanted.get(entry.name);
@@ -154,6 +155,7 @@ async function extract(tgz: string, dir: string, pkg: CudaPackage): Promise<void
       }
       const part = join(dir, `${f.name}.part`);
       const out = Deno.openSync(part, { write: true, create: true, truncate: true });
+      unfinished = { out, part };
       const hash = createHash("sha256");
       let left = f.size;
       return async (chunk) => {
@@ -161,6 +163,7 @@ async function extract(tgz: string, dir: string, pkg: CudaPackage): Promise<void
         for (let at = 0; at < chunk.length;) at += await out.write(chunk.subarray(at));
         left -= chunk.length;
         if (left > 0) return;
+        unfinished = undefined;
         out.close();
         const sha = hash.digest("hex");
         if (sha !== f.sha256) {
@@ -175,6 +178,10 @@ async function extract(tgz: string, dir: string, pkg: CudaPackage): Promise<void
       };
     }, { until: () => done.size === wanted.size });
   } catch (e) {
+    if (unfinished) {
+      unfinished.out.close();
+      await Deno.remove(unfinished.part).catch(() => {});
+    }
     if (e instanceof TarError || e instanceof TypeError) {
       throw new DownloadError(`${basename(tgz)} is not a readable package: ${e.message}`, tgz);
     }

@@ -205,6 +205,8 @@ Deno.test("setup --cuda refuses a tarball or a library that does not match its p
       assert.ok(e instanceof DownloadError, `${what}: ${e}`);
       assert.match(e.message, message, what);
       assert.deepEqual([...Deno.readDirSync(runtimeDir)], [], what);
+      const kept = [...Deno.readDirSync(join(dir, "onnxruntime-9.9.9"))].map((f) => f.name);
+      assert.ok(!kept.some((f) => f.endsWith(".part")), `${what}: ${kept}`); // no half library
     });
   }
 });
