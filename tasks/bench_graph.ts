@@ -13,7 +13,8 @@
  */
 import { loadPretrained } from "../lib/weights/mod.ts";
 import { GPT2_SMALL, modelFromStateDict, randomStateDict } from "../lib/model/mod.ts";
-import type { HookedModel } from "../lib/model/mod.ts";
+import type { GPT2Config, HookedModel } from "../lib/model/mod.ts";
+import type { RuntimeOptions } from "../lib/graph/mod.ts";
 import { mlpTranscoderConfig, Transcoder } from "../lib/transcoder/mod.ts";
 import { initialTranscoderParams } from "../lib/transcoder/transcoder.ts";
 import { loadPackedCorpus } from "../lib/train/mod.ts";
@@ -56,6 +57,31 @@ function peakRss(): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
+/**
+ * A model of this shape with random weights and one random transcoder per layer on its runtime
+ * (`dSae` features, default 24576), whose encoder biases are shifted so that about 16 of 24576
+ * features fire per token, as a TopK-16 transcoder (also `deno task gpu-check`'s workload).
+ */
+export function randomModelAndTranscoders(
+  cfg: GPT2Config,
+  { dSae = 24576, ...runtime }: RuntimeOptions & { dSae?: number },
+): { model: HookedModel; transcoders: Transcoder[] } {
+  const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), runtime);
+  const transcoders = Array.from({ length: cfg.n_layers }, (_, l) => {
+    const dims = { d_in: cfg.d_model, d_sae: dSae, d_out: cfg.d_model };
+    const tc = new Transcoder(
+      mlpTranscoderConfig(l, dims),
+      initialTranscoderParams(dims, l),
+      model.runtime,
+    );
+    // Pre-activations of these random weights have a std of about 0.25: a shift of -0.8 lets
+    // about 16 of 24576 fire per token.
+    tc.b_enc.data.fill(-0.8);
+    return tc;
+  });
+  return { model, transcoders };
+}
+
 async function setup(
   which: string,
   threads?: number,
@@ -67,21 +93,8 @@ async function setup(
     const prompt = row[0] === 50256 ? row : row.slice(0, 127); // 128 tokens with BOS
     return { model, transcoders: transcoders as Transcoder[], prompt };
   }
-  const cfg = GPT2_SMALL;
-  const model = modelFromStateDict(cfg, randomStateDict(cfg, 0), { threads });
-  const transcoders = Array.from({ length: cfg.n_layers }, (_, l) => {
-    const dims = { d_in: cfg.d_model, d_sae: 24576, d_out: cfg.d_model };
-    const tc = new Transcoder(
-      mlpTranscoderConfig(l, dims),
-      initialTranscoderParams(dims, l),
-      model.runtime,
-    );
-    // Pre-activations of these random weights have a std of about 0.25: a shift of -0.8 lets
-    // about 16 of 24576 fire per token.
-    tc.b_enc.data.fill(-0.8);
-    return tc;
-  });
-  const prompt = Array.from({ length: 63 }, (_, j) => (j * 104729 + 7) % cfg.d_vocab);
+  const { model, transcoders } = randomModelAndTranscoders(GPT2_SMALL, { threads });
+  const prompt = Array.from({ length: 63 }, (_, j) => (j * 104729 + 7) % GPT2_SMALL.d_vocab);
   return { model, transcoders, prompt };
 }
 

@@ -12,9 +12,6 @@
 import { fileURLToPath } from "node:url";
 import { attributionGraph } from "../lib/attribution/attribution_graph.ts";
 import { GPT2_SMALL, gpt2Config } from "../lib/model/config.ts";
-import type { HookedModel } from "../lib/model/hooked_model.ts";
-import { modelFromStateDict } from "../lib/model/load.ts";
-import { randomStateDict } from "../lib/model/random_weights.ts";
 import { Graph } from "../lib/graph/builder.ts";
 import {
   ONNXRUNTIME_VERSION,
@@ -23,12 +20,8 @@ import {
   Runtime,
 } from "../lib/graph/session.ts";
 import type { Tensor } from "../lib/tensor/tensor.ts";
-import {
-  initialTranscoderParams,
-  mlpTranscoderConfig,
-  Transcoder,
-} from "../lib/transcoder/transcoder.ts";
 import { fmt, medianSeconds, printTable } from "./bench_util.ts";
+import { randomModelAndTranscoders } from "./bench_graph.ts";
 import { type CommandSpec, type OptionValues, runCommand, UsageError } from "./command.ts";
 
 const GPU_PROVIDERS = ["webgpu", "cuda"] as const;
@@ -177,7 +170,10 @@ async function parity(provider: string, filter: string): Promise<string> {
   return `${m[2]} passed, ${failed} failed (${secs} s)`;
 }
 
-/** The workloads, for one shape. */
+/** The timed inputs, for one shape. */
+type Workloads = ReturnType<typeof workloads>;
+
+/** The timed inputs of one shape: the model's and transcoders' sizes, tokens, rows, a prompt. */
 function workloads(shape: string, batch: number) {
   const cfg = shape === "tiny"
     ? gpt2Config({ n_layers: 4, d_model: 96, n_heads: 4, d_vocab: 50257, n_ctx: 128 })
@@ -200,23 +196,6 @@ function workloads(shape: string, batch: number) {
   return { cfg, dSae, rows, x, prompt };
 }
 
-/** Random weights in the shape, on one provider; transcoders tuned to ~16 active per token. */
-function build(shape: string, batch: number, provider: Provider) {
-  const w = workloads(shape, batch);
-  const model = modelFromStateDict(w.cfg, randomStateDict(w.cfg, 0), { provider });
-  const transcoders = Array.from({ length: w.cfg.n_layers }, (_, l) => {
-    const dims = { d_in: w.cfg.d_model, d_sae: w.dSae, d_out: w.cfg.d_model };
-    const tc = new Transcoder(
-      mlpTranscoderConfig(l, dims),
-      initialTranscoderParams(dims, l),
-      model.runtime,
-    );
-    tc.b_enc.data.fill(-0.8); // about 16 of 24576 fire per token (see tasks/bench_graph.ts)
-    return tc;
-  });
-  return { ...w, model, transcoders };
-}
-
 interface Timings {
   forward: number;
   encode: number;
@@ -224,12 +203,9 @@ interface Timings {
   uploads: string;
 }
 
-async function time(
-  model: HookedModel,
-  transcoders: Transcoder[],
-  w: ReturnType<typeof build>,
-  repeats: number,
-): Promise<Timings> {
+/** Times the workloads on one provider, with random weights in their shape. */
+async function time(w: Workloads, provider: Provider, repeats: number): Promise<Timings> {
+  const { model, transcoders } = randomModelAndTranscoders(w.cfg, { dSae: w.dSae, provider });
   const forward = await medianSeconds(() => model.loss(w.rows), repeats);
   const encode = await medianSeconds(
     () => transcoders[6 % transcoders.length].encode(w.x),
@@ -266,8 +242,6 @@ async function gpuCheck(values: Values): Promise<number> {
   }
   const usable = providers.filter((p) => !why.has(p));
   const columns = ["cpu", ...providers];
-  const cell = (p: string, f: (t: Timings) => string, times: Map<string, Timings>) =>
-    why.has(p) ? "unavailable" : f(times.get(p)!);
 
   const parityRow = ["parity family against cpu", "-"];
   for (const p of providers) {
@@ -280,13 +254,14 @@ async function gpuCheck(values: Values): Promise<number> {
     );
   }
 
+  const w = workloads(values.shape, values.batch);
   const times = new Map<string, Timings>();
   for (const p of ["cpu", ...usable]) {
-    const w = build(values.shape, values.batch, p as Provider);
-    times.set(p, await time(w.model, w.transcoders, w, values.repeats));
+    times.set(p, await time(w, p as Provider, values.repeats));
     console.error(`timed ${p}`);
   }
-  const w = workloads(values.shape, values.batch);
+  const cell = (p: string, f: (t: Timings) => string) =>
+    why.has(p) ? "unavailable" : f(times.get(p)!);
   const tokens = w.rows.length * w.rows[0].length;
   const base = times.get("cpu")!;
   const withRatio = (p: string, value: number, unit: string, baseValue: number, digits = 3) =>
@@ -296,7 +271,7 @@ async function gpuCheck(values: Values): Promise<number> {
     [
       `forward to the mean loss, ${w.rows.length} x ${w.rows[0].length} tokens`,
       ...columns.map((p) =>
-        cell(p, (t) => withRatio(p, tokens / t.forward, "tok/s", tokens / base.forward), times)
+        cell(p, (t) => withRatio(p, tokens / t.forward, "tok/s", tokens / base.forward))
       ),
     ],
     [
@@ -305,17 +280,14 @@ async function gpuCheck(values: Values): Promise<number> {
         cell(
           p,
           (t) => withRatio(p, w.x.shape[0] / t.encode, "rows/s", w.x.shape[0] / base.encode),
-          times,
         )
       ),
     ],
     [
       `attribution graph, ${w.prompt.length}-token prompt, 1024 feature nodes`,
-      ...columns.map((p) =>
-        cell(p, (t) => withRatio(p, 1 / t.graph, "graphs/s", 1 / base.graph), times)
-      ),
+      ...columns.map((p) => cell(p, (t) => withRatio(p, 1 / t.graph, "graphs/s", 1 / base.graph))),
     ],
-    ["weights uploaded to the device", ...columns.map((p) => cell(p, (t) => t.uploads, times))],
+    ["weights uploaded to the device", ...columns.map((p) => cell(p, (t) => t.uploads))],
   ];
   printTable(["work", ...columns], rows);
   for (const [p, reason] of why) console.log(`\n${p}: ${reason}`);
