@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { existsSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /** The provider libraries that `deno task setup --cuda` places beside `libonnxruntime.so.1`. */
@@ -113,7 +113,7 @@ export function cudaGaps(runtimeDir: string | null = onnxruntimeLibraryDir()): C
 /** True for a file, or a link to one (a dangling link is not). */
 function isFile(path: string): boolean {
   try {
-    return existsSync(path) && statSync(path).isFile();
+    return statSync(path).isFile();
   } catch {
     return false;
   }

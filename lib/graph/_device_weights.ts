@@ -81,7 +81,7 @@ export class DeviceWeights {
 
   /** The device copy of a weight (uploading it the first time), or `undefined` for others. */
   get(t: Tensor): Promise<ort.Tensor> | undefined {
-    if (!weights.has(t)) return undefined;
+    if (!isWeight(t)) return undefined;
     let copy = this.#copies.get(t);
     if (!copy) {
       copy = this.#upload(t);

@@ -242,13 +242,7 @@ export class Runtime {
   readonly provider: Provider;
   readonly threads?: number;
   readonly memArena: boolean;
-  /**
-   * What the graphs of this runtime were fed so far: inputs read from host memory (which a GPU
-   * provider copies to its device on every run), inputs that were device copies of weights, and
-   * the weights uploaded (each once, on its first use; WebGPU only, as onnxruntime-node binds
-   * no CUDA device tensors).
-   */
-  readonly traffic: Readonly<Traffic> = newTraffic();
+  readonly #traffic: Traffic = newTraffic();
   readonly #device?: DeviceWeights;
 
   constructor({ provider = "cpu", threads, memArena = false }: RuntimeOptions = {}) {
@@ -265,8 +259,18 @@ export class Runtime {
         const g = new Graph();
         g.output("y", g.identity(g.input("x", t.dtype as ElemType, t.shape)));
         return await this.#session(g, { preferredOutputLocation: "gpu-buffer" });
-      }, { wrap: toOrt, traffic: this.traffic as Traffic });
+      }, { wrap: toOrt, traffic: this.#traffic });
     }
+  }
+
+  /**
+   * What the graphs of this runtime were fed so far: inputs read from host memory (which a GPU
+   * provider copies to its device on every run), inputs that were device copies of weights, and
+   * the weights uploaded (each once, on its first use; WebGPU only, as onnxruntime-node binds
+   * no CUDA device tensors).
+   */
+  get traffic(): Readonly<Traffic> {
+    return this.#traffic;
   }
 
   /**
@@ -289,7 +293,7 @@ export class Runtime {
       enableCpuMemArena: memArena,
     });
     return new CompiledGraph(session, graph, {
-      traffic: this.traffic as Traffic,
+      traffic: this.#traffic,
       device: this.#device,
     });
   }
